@@ -1,0 +1,1 @@
+"""Device drivers: wire formats and transports decoded into canonical messages (no hub imports)."""

@@ -1,0 +1,1 @@
+"""Built-in device profiles, one module per wire-format family."""

@@ -1,0 +1,51 @@
+"""Driver registry: which profile decodes which MQTT topic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from device_drivers.model import Message
+
+
+class Profile(Protocol):
+    """A device profile: the topics it owns and a pure decoder for them."""
+
+    name: str
+    subscriptions: tuple[str, ...]
+
+    def matches(self, topic: str) -> bool:
+        """Return True when this profile decodes messages on `topic`."""
+        ...
+
+    def decode(self, topic: str, payload: bytes, *, received_at: float) -> list[Message]:
+        """Decode one payload into canonical messages or raise DecodeError."""
+        ...
+
+
+class ProfileSet:
+    """Ordered profiles; the first that matches a topic decodes it."""
+
+    def __init__(self, profiles: Iterable[Profile]) -> None:
+        self.profiles = list(profiles)
+        self._cache: dict[str, Profile | None] = {}
+
+    @property
+    def subscriptions(self) -> list[str]:
+        """Return every topic filter the hub must subscribe to, without duplicates."""
+        seen: dict[str, None] = {}
+        for profile in self.profiles:
+            for sub in profile.subscriptions:
+                seen.setdefault(sub, None)
+        return list(seen)
+
+    def route(self, topic: str) -> Profile | None:
+        """Return the profile for `topic`, or None when no profile claims it."""
+        try:
+            return self._cache[topic]
+        except KeyError:
+            pass
+        found = next((p for p in self.profiles if p.matches(topic)), None)
+        if len(self._cache) < 100_000:  # bounded: hostile topic floods must not grow memory forever
+            self._cache[topic] = found
+        return found

@@ -1,0 +1,1 @@
+"""Device simulator that speaks the real wire formats over MQTT and serial lines."""

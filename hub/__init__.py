@@ -1,0 +1,1 @@
+"""CareHub: the monitoring hub from device messages to alerts, work orders and ledgers."""

@@ -1,0 +1,113 @@
+"""One Settings object: a TOML file plus CAREHUB_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _toml_path() -> Path:
+    return Path(os.environ.get("CAREHUB_CONFIG", "carehub.toml"))
+
+
+class Settings(BaseSettings):
+    """Everything configurable about a hub; environment wins over the TOML file."""
+
+    model_config = SettingsConfigDict(env_prefix="CAREHUB_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    # Empty MQTT URL means: the demo starts a broker of its own.
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_client_id: str = "carehub-hub"
+    mqtt_username: str = ""
+    mqtt_password: str = ""
+    mqtt_topic_roots: dict[str, str] = Field(
+        default_factory=lambda: {
+            "native": "carehub",
+            "zigbee2mqtt": "zigbee2mqtt",
+            "homeassistant": "homeassistant",
+            "tasmota": "tele",
+            "ctwing": "ctwing",
+            "onenet": "$sys",
+            "watch": "watch",
+        }
+    )
+    profile_dirs: list[Path] = Field(default_factory=list)
+
+    database_url: str = ""  # empty: SQLite file in data_dir
+
+    influx_url: str = ""  # empty: telemetry kept locally (embedded default)
+    influx_api: str = "auto"  # "v1", "v2" or "auto" (v2 when a token is set)
+    influx_token: str = ""
+    influx_org: str = "carehub"
+    influx_bucket: str = "carehub"
+    influx_database: str = "carehub"  # InfluxDB 1.x database
+    influx_username: str = ""
+    influx_password: str = ""
+    influx_batch_lines: int = 5000
+    influx_flush_interval: float = 1.0
+    influx_queue_lines: int = 200_000
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    push_api_keys: list[str] = Field(default_factory=list)
+
+    serial_ports: list[str] = Field(default_factory=list)
+    serial_baudrate: int = 9600
+    receiver_heartbeat_timeout: float = 90.0
+
+    # Supervision intervals per device kind, seconds; a device silent past it is offline.
+    supervision: dict[str, float] = Field(
+        default_factory=lambda: {
+            "sos_button": 3600.0,
+            "smoke_detector": 3600.0,
+            "gas_detector": 3600.0,
+            "co_detector": 3600.0,
+            "heat_detector": 3600.0,
+            "wristband": 900.0,
+            "watch": 900.0,
+            "fall_radar": 900.0,
+            "receiver": 90.0,
+            "default": 3600.0,
+        }
+    )
+    battery_low_percent: float = 20.0
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read init arguments, then the environment, then the TOML file."""
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, _toml_path()))
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """Return the relational store URL, defaulting to SQLite in the data directory."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'carehub.db').resolve()}"
+
+    @property
+    def mqtt_host_port(self) -> tuple[str, int]:
+        """Return (host, port) parsed from mqtt_url."""
+        parsed = urlparse(self.mqtt_url)
+        return parsed.hostname or "127.0.0.1", parsed.port or 1883
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings."""
+    return Settings()

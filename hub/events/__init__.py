@@ -1,0 +1,1 @@
+"""Recorded device events and the alarm journal (what was received, exactly once)."""

@@ -1,0 +1,51 @@
+"""Session-scoped real servers shared by the whole suite."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from tests import servers
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Server]:
+    """A real Mosquitto broker on a free port."""
+    server = servers.start_mosquitto(tmp_path_factory.mktemp("mosquitto"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def influxdb1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Server]:
+    """A real InfluxDB 1.x server on a free port."""
+    server = servers.start_influxdb1(tmp_path_factory.mktemp("influxdb1"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def victoriametrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Server]:
+    """A real VictoriaMetrics server (InfluxDB v2 write API) on a free port."""
+    server = servers.start_victoriametrics(tmp_path_factory.mktemp("victoriametrics"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Server]:
+    """A real PostgreSQL cluster on a free port; `extra['url']` is its SQLAlchemy URL."""
+    server = servers.start_postgres()
+    yield server
+    server.stop()
+    shutil.rmtree(server.workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def pty_pair(tmp_path) -> Iterator[servers.PtyPair]:
+    """A linked pair of real pseudo-terminals from socat."""
+    pair = servers.start_pty_pair(tmp_path / "pty")
+    yield pair
+    pair.stop()
