@@ -39,6 +39,39 @@ ALARM_KINDS = frozenset(
 )
 
 
+# Canonical metric names and their units (docs/model.md); decoders convert device units into these.
+CANONICAL_UNITS: dict[str, str] = {
+    "battery": "%",
+    "voltage": "V",
+    "temperature": "degC",
+    "device_temperature": "degC",
+    "body_temperature": "degC",
+    "humidity": "%",
+    "heart_rate": "bpm",
+    "respiration_rate": "brpm",
+    "spo2": "%",
+    "bp_systolic": "mmHg",
+    "bp_diastolic": "mmHg",
+    "steps": "count",
+    "latitude": "deg",
+    "longitude": "deg",
+    "smoke_density": "dB/m",
+    "smoke_density_raw": "raw",
+    "gas_lel": "%LEL",
+    "co_ppm": "ppm",
+    "co2_ppm": "ppm",
+    "linkquality": "lqi",
+    "rssi": "dBm",
+    "rsrp": "dBm",
+    "snr": "dB",
+    "gsm_signal": "%",
+    "gps_satellites": "count",
+    "presence": "bool",
+    "occupancy": "bool",
+    "water_leak": "bool",
+    "worn": "bool",
+}
+
 class EventState(StrEnum):
     """Whether an event starts, ends, or is a single occurrence."""
 

@@ -1,0 +1,88 @@
+"""China Telecom CTWing/AEP push envelopes (HTTP push or an MQTT relay) from NB-IoT detectors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from device_drivers.json_payload import device_time, epoch_seconds, parse_object
+from device_drivers.model import (
+    Availability,
+    DecodeError,
+    DeviceStatus,
+    EventKind,
+    Message,
+)
+from device_drivers.profiles.nbiot_fields import decode_vendor_fields
+
+DATA_TYPES = frozenset({"dataReport", "eventReport"})
+# platform notifications that carry nothing the hub acts on
+IGNORED_TYPES = frozenset({"commandResponse", "deviceAdded", "deviceDeleted", "deviceInfoChangeReport",
+                           "dataReportTupUnion"})
+
+
+def imei_key(value: Any) -> str | None:
+    """Return "imei:<IMEI>" for a 14-16 digit IMEI (string, or a JSON integer), else None."""
+    if type(value) is int and 0 < value < 10**16:
+        value = str(value)
+    if type(value) is str and 14 <= len(value) <= 16 and value.isdigit() and value.isascii():
+        return "imei:" + value
+    return None
+
+
+class CtwingProfile:
+    """Decode CTWing `dataReport`/`eventReport`/`deviceOnlineOfflineReport` envelopes."""
+
+    name = "ctwing"
+
+    def __init__(self, root: str = "ctwing", product_hazards: dict[str, EventKind] | None = None) -> None:
+        self.root = root
+        self.prefix = root + "/"
+        self.subscriptions = (f"{root}/#",)
+        # productId -> hazard kind for Alarm_Status 1/7 (gas detectors share the smoke vendor's codes)
+        self.product_hazards = product_hazards or {}
+
+    def matches(self, topic: str) -> bool:
+        """Return True for topics under the CTWing relay root."""
+        return topic.startswith(self.prefix)
+
+    def decode(self, topic: str, payload: bytes, *, received_at: float) -> list[Message]:
+        """Decode one CTWing envelope relayed over MQTT."""
+        return self.decode_envelope(parse_object(payload), received_at=received_at)
+
+    def decode_envelope(self, env: dict[str, Any], *, received_at: float) -> list[Message]:
+        """Decode one parsed CTWing push envelope into canonical messages."""
+        mtype = env.get("messageType")
+        if type(mtype) is not str:
+            raise DecodeError("missing_field", "messageType")
+        if mtype in IGNORED_TYPES:
+            return []
+        ts = received_at
+        if env.get("timestamp") is not None:
+            ts = device_time(epoch_seconds(env["timestamp"], "timestamp"), received_at)
+        body = env.get("payload")
+        service_data = None
+        if type(body) is dict:
+            service_data = body.get("serviceData", body)
+            if type(service_data) is not dict:
+                raise DecodeError("bad_type", "serviceData")
+        key = imei_key(env.get("IMEI")) or (imei_key(service_data.get("IMEI")) if service_data else None)
+        if key is None:
+            device_id = env.get("deviceId")
+            if type(device_id) is not str or not 0 < len(device_id) <= 64:
+                raise DecodeError("missing_field", "IMEI/deviceId")
+            key = "ctwing:" + device_id
+        if mtype == "deviceOnlineOfflineReport":
+            event_type = env.get("eventType")
+            if event_type not in (0, 1):
+                raise DecodeError("bad_value", "eventType")
+            avail = Availability.ONLINE if event_type == 1 else Availability.OFFLINE
+            return [DeviceStatus(key, avail, ts, self.name, "platform")]
+        if mtype not in DATA_TYPES:
+            raise DecodeError("unsupported_message", mtype[:40])
+        if service_data is None:
+            raise DecodeError("missing_field", "payload")
+        if "APPdata" in service_data:
+            # transparent binary: only a vendor-specific decoder could read it (docs/profiles.md)
+            raise DecodeError("opaque_payload", str(env.get("productId", ""))[:40])
+        hazard = self.product_hazards.get(str(env.get("productId", "")), EventKind.SMOKE)
+        return decode_vendor_fields(key, service_data, ts=ts, source=self.name, hazard=hazard)

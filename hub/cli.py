@@ -1,0 +1,38 @@
+"""The `carehub` command."""
+
+from __future__ import annotations
+
+import typer
+
+from hub.devices.cli import app as devices_app
+
+app = typer.Typer(help="CareHub: IoT monitoring hub for smart elderly care.", no_args_is_help=True)
+app.add_typer(devices_app, name="devices", help="Device registry: import, list, pending, bind.")
+
+
+@app.command()
+def demo(port: int = typer.Option(8000, help="HTTP port of the API and console.")) -> None:
+    """Run the hub with embedded defaults and a simulated care home."""
+    from hub.demo import run_demo
+
+    run_demo(http_port=port)
+
+
+@app.command()
+def serve() -> None:
+    """Run the hub with the configured broker, database and InfluxDB."""
+    from hub.runtime import run_serve
+
+    run_serve()
+
+
+replay_app = typer.Typer(help="Run the live detectors over recorded files.", no_args_is_help=True)
+app.add_typer(replay_app, name="replay")
+
+
+@replay_app.command("accel")
+def replay_accel(files: list[str] = typer.Argument(..., help="CSV files with header t,ax,ay,az.")) -> None:
+    """Replay wrist acceleration CSVs through the streaming fall detector; one JSON line per detection."""
+    from hub.detect.replay import replay_accel as run_replay
+
+    raise typer.Exit(run_replay(files))

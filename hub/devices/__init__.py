@@ -1,0 +1,1 @@
+"""Device registry: sites, buildings, rooms, residents, staff, devices, identifiers, pending devices."""

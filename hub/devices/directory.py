@@ -1,0 +1,219 @@
+"""In-memory device directory for the ingest hot path, and the pending list of unknown devices.
+
+`lookup` is a plain dict read of a dict that `refresh` replaces whole (one reference swap, atomic
+under the GIL), so the worker thread never takes a lock or touches the database to resolve a key.
+Unknown devices are recorded once (first payload written at once), then only counted in memory and
+flushed in batches: a chatty unbound device must not cost a database write per message, and a flood
+of distinct hostile keys is capped instead of growing the table without bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from sqlalchemy import bindparam, case, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from device_drivers.model import DeviceInfo
+from hub.db import transaction
+from hub.devices import service
+from hub.devices.models import PENDING_PAYLOAD_BYTES, Device, PendingDevice
+
+log = logging.getLogger(__name__)
+
+PENDING_CAP = 10_000
+_KEY_MAX = 200
+
+
+@dataclass(slots=True, frozen=True)
+class DeviceRef:
+    """What the hot path needs to know about a registered device; `tags` label its telemetry."""
+
+    id: int
+    kind: str
+    name: str
+    site_id: int | None
+    room_id: int | None
+    resident_id: int | None
+    supervision_s: float
+    # Resident is tagged by id, never by name: telemetry stores are outside the personal-data controls.
+    tags: dict[str, str] = field(default_factory=dict, compare=False)
+
+
+@dataclass(slots=True)
+class _PendingDelta:
+    count: int = 0
+    last_seen: float = 0.0
+    info: DeviceInfo | None = None
+
+
+def device_ref(device: Device) -> DeviceRef:
+    """Return the DeviceRef of a device loaded with its site and room (service.get_device/list_devices)."""
+    tags = {"kind": device.kind}
+    if device.site is not None:
+        tags["site"] = device.site.name
+    if device.room is not None:
+        tags["room"] = f"{device.room.building.name}/{device.room.name}"
+    if device.resident_id is not None:
+        tags["resident"] = str(device.resident_id)
+    return DeviceRef(
+        id=device.id, kind=device.kind, name=device.name, site_id=device.site_id, room_id=device.room_id,
+        resident_id=device.resident_id, supervision_s=device.supervision_s, tags=tags,
+    )
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit]
+
+
+class DeviceDirectory:
+    """Registered devices by identifier key, plus bounded bookkeeping of unknown (pending) devices."""
+
+    def __init__(self, session_factory: sessionmaker[Session], *, pending_cap: int = PENDING_CAP) -> None:
+        self._session_factory = session_factory
+        self.pending_cap = pending_cap
+        self._refs: dict[str, DeviceRef] = {}
+        self._lock = threading.Lock()  # guards the pending bookkeeping below, never lookups
+        self._pending_keys: set[str] = set()
+        self._dirty: dict[str, _PendingDelta] = {}
+        self.pending_overflow = 0  # messages from new unknown keys refused because the table is full
+        self.pending_rejected = 0  # messages whose key is too long to store
+        self.pending_write_errors = 0
+
+    def lookup(self, device_key: str) -> DeviceRef | None:
+        """Return the registered device known by `device_key`, or None."""
+        return self._refs.get(device_key)
+
+    def all(self) -> list[tuple[str, DeviceRef]]:
+        """Return every (key, DeviceRef) pair."""
+        return list(self._refs.items())
+
+    def refresh(self) -> None:
+        """Reload every device and the set of pending keys from the database."""
+        with self._session_factory() as db_session:
+            devices = service.list_devices(db_session=db_session)
+            pending_keys = set(db_session.scalars(select(PendingDevice.device_key)))
+        refs: dict[str, DeviceRef] = {}
+        for device in devices:
+            ref = device_ref(device)
+            for identifier in device.identifiers:
+                refs[identifier.key] = ref
+        self._refs = refs
+        with self._lock:
+            self._pending_keys = pending_keys
+
+    @property
+    def pending_count(self) -> int:
+        """Return how many pending keys the directory knows of."""
+        return len(self._pending_keys)
+
+    def note_unknown(
+        self,
+        device_key: str,
+        *,
+        source: str,
+        topic: str,
+        payload: bytes,
+        info: DeviceInfo | None,
+        ts: float,
+    ) -> None:
+        """Record that an unregistered device sent data: first time written at once, later only counted."""
+        if device_key in self._refs:
+            return  # bound meanwhile; the next message resolves
+        if len(device_key) > _KEY_MAX:
+            self.pending_rejected += 1
+            return
+        with self._lock:
+            if device_key in self._pending_keys:
+                delta = self._dirty.get(device_key)
+                if delta is None:
+                    delta = self._dirty[device_key] = _PendingDelta()
+                delta.count += 1
+                delta.last_seen = max(delta.last_seen, ts)
+                if info is not None:
+                    delta.info = info
+                return
+            if len(self._pending_keys) >= self.pending_cap:
+                self.pending_overflow += 1
+                return
+            self._pending_keys.add(device_key)
+        try:
+            self._write_first(device_key, source=source, topic=topic, payload=payload, info=info, ts=ts)
+        except Exception:
+            log.exception("could not record pending device %r", device_key)
+            with self._lock:
+                self.pending_write_errors += 1
+                self._pending_keys.discard(device_key)
+
+    def _write_first(
+        self, device_key: str, *, source: str, topic: str, payload: bytes, info: DeviceInfo | None, ts: float
+    ) -> None:
+        with transaction(self._session_factory) as db_session:
+            row = service.get_pending(db_session=db_session, device_key=device_key)
+            if row is None:
+                # Binary payloads (serial frames) stay readable: undecodable bytes become \xNN escapes.
+                text = payload[:PENDING_PAYLOAD_BYTES].decode("utf-8", errors="backslashreplace")
+                row = PendingDevice(
+                    device_key=device_key, source=_cut(source, 60), first_seen=ts, last_seen=ts,
+                    message_count=1, first_topic=_cut(topic, 400), first_payload=text,
+                )
+                db_session.add(row)
+            else:  # pending from an earlier run or another process
+                row.message_count += 1
+                row.last_seen = max(row.last_seen, ts)
+            if info is not None:
+                _apply_hints(row, info)
+
+    def flush_pending(self) -> int:
+        """Write accumulated message counts, last-seen times and hints; return how many keys were written."""
+        with self._lock:
+            dirty, self._dirty = self._dirty, {}
+        if not dirty:
+            return 0
+        table = PendingDevice.__table__
+        update_counts = (
+            table.update()
+            .where(table.c.device_key == bindparam("b_key"))
+            .values(
+                message_count=table.c.message_count + bindparam("b_count"),
+                last_seen=case((table.c.last_seen < bindparam("b_ts"), bindparam("b_ts")),
+                               else_=table.c.last_seen),
+            )
+        )
+        params = [{"b_key": k, "b_count": d.count, "b_ts": d.last_seen} for k, d in dirty.items()]
+        try:
+            with transaction(self._session_factory) as db_session:
+                db_session.execute(update_counts, params)
+                for key, delta in dirty.items():
+                    if delta.info is not None:
+                        row = service.get_pending(db_session=db_session, device_key=key)
+                        if row is not None:
+                            _apply_hints(row, delta.info)
+        except Exception:
+            log.exception("could not flush %d pending device counters", len(dirty))
+            with self._lock:
+                self.pending_write_errors += 1
+                for key, delta in dirty.items():  # keep the counts for the next flush
+                    merged = self._dirty.setdefault(key, _PendingDelta())
+                    merged.count += delta.count
+                    merged.last_seen = max(merged.last_seen, delta.last_seen)
+                    merged.info = merged.info or delta.info
+            raise
+        return len(dirty)
+
+
+def _apply_hints(row: PendingDevice, info: DeviceInfo) -> None:
+    """Copy what a network announced about a device onto its pending row."""
+    if info.vendor:
+        row.vendor = _cut(info.vendor, 100)
+    if info.model:
+        row.model = _cut(info.model, 100)
+    if info.kind:
+        row.kind = _cut(info.kind, 30)
+    if info.name:
+        row.name = _cut(info.name, 200)
+    if info.aliases:
+        aliases = [a for a in dict.fromkeys([*row.aliases, *info.aliases]) if a != row.device_key]
+        row.aliases = [a for a in aliases if len(a) <= _KEY_MAX][:20]

@@ -1,0 +1,1 @@
+"""Device health: last seen, supervision intervals, availability, battery, tamper and faults."""

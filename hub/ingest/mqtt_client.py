@@ -1,0 +1,84 @@
+"""MQTT ingestion with paho-mqtt 2.x: QoS 1, persistent session, manual acks, reconnect with backoff."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from hub.ingest.router import IngestRouter
+
+log = logging.getLogger(__name__)
+
+
+class MqttIngest:
+    """Subscribes to every profile's topics and hands each message to the router."""
+
+    def __init__(self, *, host: str, port: int, client_id: str, subscriptions: list[str],
+                 router: IngestRouter, username: str = "", password: str = "") -> None:
+        self.host, self.port = host, port
+        self.subscriptions = subscriptions
+        self.router = router
+        self.connected = threading.Event()
+        self.generation = 0
+        # clean_session=False + a stable client id: the broker keeps our QoS 1 messages while we are away.
+        self.client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id,
+            clean_session=False, manual_ack=True,
+        )
+        if username:
+            self.client.username_pw_set(username, password or None)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.max_inflight_messages_set(100)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    def start(self) -> None:
+        """Connect in the background; paho retries with backoff until the broker answers."""
+        self.client.connect_async(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect and stop the network thread."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(self, client, _userdata, _flags, reason_code, _properties) -> None:
+        if reason_code.is_failure:
+            log.error("MQTT connect refused: %s", reason_code)
+            return
+        self.generation += 1
+        # QoS 1 subscriptions: an SOS must survive a reconnect.
+        client.subscribe([(topic, 1) for topic in self.subscriptions])
+        self.connected.set()
+        log.info("MQTT connected to %s:%s (%d topic filters)", self.host, self.port, len(self.subscriptions))
+
+    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
+        self.connected.clear()
+        log.warning("MQTT disconnected (%s); paho reconnects with backoff", reason_code)
+
+    def _on_message(self, client, _userdata, message: mqtt.MQTTMessage) -> None:
+        generation, mid, qos = self.generation, message.mid, message.qos
+
+        def ack() -> None:
+            # A packet id from an earlier connection may now name another message: never ack across
+            # reconnects; the broker redelivers the unacked one with DUP set and it is deduplicated.
+            if qos > 0 and generation == self.generation:
+                client.ack(mid, qos)
+
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            self.router.reject("bad_topic", "mqtt", repr(message._topic[:200]), message.payload[:256])
+            ack()
+            return
+        try:
+            self.router.receive_mqtt(topic, message.payload, mid=mid, qos=qos, dup=bool(message.dup), ack=ack)
+        except Exception:
+            # paho stops its network loop on a callback exception; one message must never cost the link.
+            log.exception("ingesting a message on %r failed", topic[:200])
+            self.router.reject("ingest_error", "mqtt", topic, message.payload[:256])
+            ack()

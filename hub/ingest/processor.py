@@ -1,0 +1,173 @@
+"""After triage: resolve devices, update health, store telemetry and events, notify listeners."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from device_drivers.model import AccelBatch, DeviceEvent, DeviceInfo, DeviceStatus, Message, Reading
+from hub import metrics
+from hub.devices.directory import DeviceDirectory, DeviceRef
+from hub.events.models import DeviceEventRecord
+from hub.health.state import DeviceHealth
+from hub.ingest.lanes import Delivery, TelemetryLane
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[Message, DeviceRef | None], None]
+_TYPE_NAMES = {Reading: "reading", DeviceEvent: "event", DeviceStatus: "status", DeviceInfo: "info",
+               AccelBatch: "accel"}
+
+
+def event_record(message: DeviceEvent | DeviceStatus, ref: DeviceRef | None, received_at: float,
+                 delivery_key: str | None = None) -> DeviceEventRecord:
+    """Build the database row for an event or a status change."""
+    if isinstance(message, DeviceStatus):
+        kind, state, detail, is_alarm = "availability", str(message.availability), {"reason": message.reason}, False
+    else:
+        kind, state, detail, is_alarm = str(message.kind), str(message.state), message.detail, message.is_alarm
+    return DeviceEventRecord(
+        device_key=message.device_key, device_id=ref.id if ref else None, kind=kind, state=state,
+        ts=message.ts, received_at=received_at, source=message.source, is_alarm=is_alarm,
+        detail=detail, delivery_key=delivery_key,
+    )
+
+
+class Processor:
+    """Consumes the telemetry lane (and recorded alarms) and keeps health, telemetry and events."""
+
+    def __init__(self, *, lane: TelemetryLane, directory: DeviceDirectory, health: DeviceHealth,
+                 telemetry: Any, session_factory: sessionmaker[Session],
+                 flush_interval: float = 0.5) -> None:
+        self.lane = lane
+        self.directory = directory
+        self.health = health
+        self.telemetry = telemetry
+        self.session_factory = session_factory
+        self.flush_interval = flush_interval
+        self.listeners: list[Listener] = []
+        self.processed = 0
+        self._pending_events: list[DeviceEventRecord] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="carehub-processor", daemon=True)
+
+    def start(self) -> None:
+        """Start the processing thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Drain what is queued, flush events and stop."""
+        self._stop.set()
+        self._thread.join(15)
+        self.flush()
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call `listener(message, device_ref)` for every processed canonical message."""
+        self.listeners.append(listener)
+
+    def _run(self) -> None:
+        next_tick = time.monotonic()
+        while not self._stop.is_set() or len(self.lane):
+            for delivery in self.lane.take(timeout=0.1):
+                try:
+                    self.process(delivery, recorded=False)
+                except Exception:  # one bad delivery must not stop the lane
+                    log.exception("processing a delivery from %s failed", delivery.source)
+            metrics.LANE_DEPTH.labels("telemetry").set(len(self.lane))
+            if time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + self.flush_interval
+                self.tick()
+
+    def tick(self) -> None:
+        """Run supervision and flush pending writes (called every flush interval)."""
+        try:
+            changes = self.health.supervise(self._supervised())
+            for status in changes:
+                ref = self.directory.lookup(status.device_key)
+                with self._lock:
+                    self._pending_events.append(event_record(status, ref, status.ts))
+                self._notify(status, ref)
+            metrics.DEVICES_OFFLINE.set(self.health.offline_count())
+            self.flush()
+            self.directory.flush_pending()
+        except Exception:
+            log.exception("periodic health/flush failed")
+
+    def _supervised(self):
+        seen: set[int] = set()
+        for key, ref in self.directory.all():
+            if ref.id in seen or ref.supervision_s <= 0:
+                continue
+            seen.add(ref.id)
+            yield health_key(key, ref), key, ref.supervision_s
+
+    def flush(self) -> None:
+        """Write queued non-alarm events to the database in one transaction."""
+        with self._lock:
+            rows, self._pending_events = self._pending_events, []
+        if not rows:
+            return
+        with self.session_factory() as session, session.begin():
+            session.add_all(rows)
+
+    def process(self, delivery: Delivery, *, recorded: bool) -> None:
+        """Handle every message of a delivery; alarm events are already in the database when `recorded`."""
+        for message in delivery.messages:
+            metrics.CANONICAL.labels(_TYPE_NAMES.get(type(message), "other")).inc()
+            ref = self._resolve(message, delivery)
+            if isinstance(message, DeviceInfo):
+                continue
+            key = health_key(message.device_key, ref)
+            derived = self.health.apply(key, message)
+            if isinstance(message, Reading):
+                self.telemetry.enqueue_reading(message, ref.tags if ref else None)
+            elif isinstance(message, DeviceEvent):
+                self.telemetry.enqueue_event(message, ref.tags if ref else None)
+                if not (recorded and message.is_alarm):
+                    with self._lock:
+                        self._pending_events.append(event_record(message, ref, delivery.received_at))
+            elif isinstance(message, DeviceStatus):
+                self.telemetry.enqueue_status(message, ref.tags if ref else None)
+                with self._lock:
+                    self._pending_events.append(event_record(message, ref, delivery.received_at))
+            for extra in derived:
+                with self._lock:
+                    self._pending_events.append(event_record(extra, ref, delivery.received_at))
+                self._notify(extra, ref)
+            self._notify(message, ref)
+        self.processed += 1
+        metrics.EVENT_LATENCY.labels("alarm" if recorded else "telemetry").observe(
+            time.monotonic() - delivery.received_mono
+        )
+
+    def _resolve(self, message: Message, delivery: Delivery) -> DeviceRef | None:
+        ref = self.directory.lookup(message.device_key)
+        if ref is not None:
+            return ref
+        info = message if isinstance(message, DeviceInfo) else None
+        if info is not None:
+            ref = next(filter(None, map(self.directory.lookup, info.aliases)), None)
+            if ref is not None or info.removed:
+                return ref
+        metrics.UNKNOWN_DEVICE_MESSAGES.inc()
+        self.directory.note_unknown(message.device_key, source=delivery.source, topic=delivery.topic,
+                                    payload=delivery.payload, info=info, ts=delivery.received_at)
+        return None
+
+    def _notify(self, message: Message, ref: DeviceRef | None) -> None:
+        for listener in self.listeners:
+            try:
+                listener(message, ref)
+            except Exception:
+                log.exception("listener %r failed", listener)
+
+
+def health_key(device_key: str, ref: DeviceRef | None) -> str:
+    """Return the key live state is kept under: one per registered device, whatever identifier it used."""
+    return f"device:{ref.id}" if ref is not None else device_key

@@ -1,0 +1,121 @@
+"""Triage of inbound payloads: decode, count rejects, and put each delivery in its lane."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from device_drivers.model import DecodeError, Message
+from device_drivers.registry import ProfileSet
+from hub import metrics
+from hub.ingest.lanes import AlarmLane, Delivery, TelemetryLane
+
+log = logging.getLogger(__name__)
+
+MAX_PAYLOAD_BYTES = 256 * 1024
+
+
+class _RejectSink(Protocol):
+    def __call__(self, *, reason: str, source: str, topic: str, payload: bytes, detail: str) -> None: ...
+
+
+class IngestRouter:
+    """Decode a payload with its profile and hand it to the alarm lane or the telemetry lane."""
+
+    def __init__(self, profiles: ProfileSet, alarm_lane: AlarmLane, telemetry_lane: TelemetryLane,
+                 on_reject: _RejectSink | None = None) -> None:
+        self.profiles = profiles
+        self.alarm_lane = alarm_lane
+        self.telemetry_lane = telemetry_lane
+        self.on_reject = on_reject
+        self.rejected: dict[tuple[str, str], int] = {}
+        self._reject_lock = threading.Lock()
+        self._sample_every = 1000  # log one sample per reason every N rejects, not a flood
+
+    def receive_mqtt(self, topic: str, payload: bytes, *, mid: int, qos: int, dup: bool,
+                     ack: Callable[[], None]) -> None:
+        """Handle one MQTT message on paho's network thread; `ack` sends the PUBACK."""
+        received_at, mono = time.time(), time.monotonic()
+        profile = self.profiles.route(topic)
+        if profile is None:
+            self.reject("unknown_topic", "mqtt", topic, payload)
+            ack()
+            return
+        metrics.MESSAGES.labels("mqtt", profile.name).inc()
+        messages = self._decode(profile, topic, payload, received_at)
+        if messages is None:
+            ack()
+            return
+        delivery = Delivery("mqtt", profile.name, topic, messages, received_at, mono, payload=payload)
+        if qos > 0 and delivery.alarm_events:
+            # QoS 1 alarm: PUBACK only after the recorder has committed it (a crash then loses nothing).
+            delivery.ack = ack
+            delivery.redelivery = dup
+            delivery.delivery_key = delivery_key(topic, payload, mid)
+            self.alarm_lane.put(delivery)
+            return
+        self.dispatch(delivery)
+        ack()
+
+    def receive_decoded(self, transport: str, source: str, topic: str, messages: list[Message],
+                        *, payload: bytes = b"", wait: float = 0.0) -> bool:
+        """Route already-decoded messages (serial, HTTP); with `wait`, block until alarms are recorded."""
+        delivery = Delivery(transport, source, topic, messages, time.time(), time.monotonic(), payload=payload)
+        metrics.MESSAGES.labels(transport, source).inc()
+        if wait and delivery.alarm_events:
+            delivery.recorded = threading.Event()
+            self.alarm_lane.put(delivery)
+            return delivery.recorded.wait(wait) and not delivery.error
+        return self.dispatch(delivery)
+
+    def dispatch(self, delivery: Delivery) -> bool:
+        """Put a delivery in the lane its content calls for; return False if it was dropped."""
+        if delivery.alarm_events:
+            self.alarm_lane.put(delivery)
+            return True
+        if not self.telemetry_lane.offer(delivery):
+            self.reject("telemetry_lane_full", delivery.source, delivery.topic, b"")
+            return False
+        return True
+
+    def decode_payload(self, profile_name: str, decode: Callable[[], list[Message]], topic: str,
+                       payload: bytes) -> list[Message] | None:
+        """Run a decoder callable, turning DecodeError (or a decoder bug) into a counted reject."""
+        try:
+            return decode()
+        except DecodeError as err:
+            self.reject(err.reason, profile_name, topic, payload, err.detail)
+        except Exception as err:  # a decoder bug must cost one message, never the hub
+            log.exception("decoder %s crashed on %s", profile_name, topic)
+            self.reject("decoder_error", profile_name, topic, payload, repr(err))
+        return None
+
+    def _decode(self, profile, topic: str, payload: bytes, received_at: float) -> list[Message] | None:
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            self.reject("too_large", profile.name, topic, payload[:256])
+            return None
+        return self.decode_payload(
+            profile.name, lambda: profile.decode(topic, payload, received_at=received_at), topic, payload
+        )
+
+    def reject(self, reason: str, source: str, topic: str, payload: bytes, detail: str = "") -> None:
+        """Count a rejected message by reason and source, and log a sample."""
+        metrics.REJECTED.labels(reason, source).inc()
+        with self._reject_lock:
+            count = self.rejected.get((reason, source), 0) + 1
+            self.rejected[(reason, source)] = count
+        if count % self._sample_every == 1:
+            log.warning("rejected %s from %s on %r (%d so far): %s %r", reason, source, topic[:200], count,
+                        detail[:200], payload[:120])
+        if self.on_reject is not None:
+            self.on_reject(reason=reason, source=source, topic=topic, payload=payload, detail=detail)
+
+
+def delivery_key(topic: str, payload: bytes, mid: int) -> str:
+    """Identify one MQTT delivery: digest of topic and payload plus the packet id the broker reuses on resend."""
+    digest = hashlib.blake2b(topic.encode("utf-8", "replace") + b"\0" + payload, digest_size=16).hexdigest()
+    return f"{digest}:{mid}"

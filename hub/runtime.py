@@ -1,0 +1,118 @@
+"""The running hub: wires drivers, lanes, recorder, processor, telemetry, health and the API together."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from device_drivers.model import Message
+from device_drivers.profiles.builtin import build_profiles
+from device_drivers.transports.contact_id_receiver import ContactIdReceiver
+from hub import migrate
+from hub.config import Settings, get_settings
+from hub.db import make_engine, make_session_factory
+from hub.devices.directory import DeviceDirectory
+from hub.health.state import DeviceHealth
+from hub.ingest.alarm_recorder import AlarmRecorder
+from hub.ingest.lanes import AlarmLane, TelemetryLane
+from hub.ingest.mqtt_client import MqttIngest
+from hub.ingest.processor import Processor
+from hub.ingest.router import IngestRouter
+from hub.telemetry.influx_writer import make_telemetry_writer
+
+log = logging.getLogger(__name__)
+
+SERIAL_ACK_WAIT_S = 3.0  # the receiver expects ACK within 4 s; leave headroom for the write
+
+
+class Hub:
+    """One hub process: everything between the transports and the API."""
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        migrate.upgrade(settings.sqlalchemy_url)
+        self.engine = make_engine(settings.sqlalchemy_url)
+        self.session_factory = make_session_factory(self.engine)
+        self.directory = DeviceDirectory(self.session_factory)
+        self.directory.refresh()
+        self.telemetry = make_telemetry_writer(settings)
+        self.health = DeviceHealth(clock, settings.battery_low_percent)
+        self.profiles = build_profiles(settings.mqtt_topic_roots, settings.profile_dirs)
+        self.alarm_lane, self.telemetry_lane = AlarmLane(), TelemetryLane()
+        self.router = IngestRouter(self.profiles, self.alarm_lane, self.telemetry_lane)
+        self.processor = Processor(lane=self.telemetry_lane, directory=self.directory, health=self.health,
+                                   telemetry=self.telemetry, session_factory=self.session_factory)
+        self.recorder = AlarmRecorder(lane=self.alarm_lane, session_factory=self.session_factory,
+                                      directory=self.directory, processor=self.processor)
+        self.mqtt: MqttIngest | None = None
+        if settings.mqtt_url:
+            host, port = settings.mqtt_host_port
+            self.mqtt = MqttIngest(host=host, port=port, client_id=settings.mqtt_client_id,
+                                   subscriptions=self.profiles.subscriptions, router=self.router,
+                                   username=settings.mqtt_username, password=settings.mqtt_password)
+        self.receivers = [
+            ContactIdReceiver(port, on_message=self._serial_handler(port), baudrate=settings.serial_baudrate,
+                              heartbeat_timeout=settings.receiver_heartbeat_timeout)
+            for port in settings.serial_ports
+        ]
+        self._stop = threading.Event()
+        self._refresher = threading.Thread(target=self._refresh_loop, name="carehub-directory", daemon=True)
+
+    def _serial_handler(self, port: str) -> Callable[[list[Message]], None]:
+        def handle(messages: list[Message]) -> None:
+            # Returning normally makes the driver ACK; raising makes it NAK so the receiver retries.
+            if not self.router.receive_decoded("serial", "contact_id", port, messages, wait=SERIAL_ACK_WAIT_S):
+                raise RuntimeError("serial record not recorded in time")
+
+        return handle
+
+    def start(self) -> None:
+        """Start every component; MQTT last, so nothing arrives before the lanes are drained."""
+        self.telemetry.start()
+        self.processor.start()
+        self.recorder.start()
+        self._refresher.start()
+        for receiver in self.receivers:
+            receiver.start()
+        if self.mqtt:
+            self.mqtt.start()
+
+    def stop(self) -> None:
+        """Stop intake first, then drain the lanes and flush telemetry."""
+        self._stop.set()
+        if self.mqtt:
+            self.mqtt.stop()
+        for receiver in self.receivers:
+            receiver.stop()
+        self.recorder.stop()
+        self.processor.stop()
+        self.directory.flush_pending()
+        self.telemetry.stop()
+        self.engine.dispose()
+
+    def _refresh_loop(self) -> None:
+        # Devices bound or imported by another process (CLI) become known within a few seconds.
+        while not self._stop.wait(5.0):
+            try:
+                self.directory.refresh()
+            except Exception:
+                log.exception("device directory refresh failed")
+
+
+def run_serve(settings: Settings | None = None) -> None:
+    """Run the hub and its HTTP API until interrupted."""
+    import uvicorn
+
+    from hub.api import create_app
+
+    settings = settings or get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    hub = Hub(settings)
+    hub.start()
+    try:
+        uvicorn.run(create_app(hub), host=settings.http_host, port=settings.http_port, log_level="warning")
+    finally:
+        hub.stop()

@@ -1,0 +1,81 @@
+"""A real hub process (`python -m hub serve`) for end-to-end tests that must be able to SIGKILL it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.servers import free_port
+
+
+class HubProcess:
+    """Runs `carehub serve` against given servers, with its own data directory."""
+
+    def __init__(self, workdir: Path, *, mqtt_port: int, client_id: str, extra_env: dict | None = None) -> None:
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.http_port = free_port()
+        self.env = {
+            **os.environ,
+            "CAREHUB_CONFIG": str(workdir / "none.toml"),
+            "CAREHUB_DATA_DIR": str(workdir),
+            "CAREHUB_MQTT_URL": f"mqtt://127.0.0.1:{mqtt_port}",
+            "CAREHUB_MQTT_CLIENT_ID": client_id,
+            "CAREHUB_HTTP_PORT": str(self.http_port),
+            "CAREHUB_INFLUX_URL": "",
+            **(extra_env or {}),
+        }
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        """Return the hub's HTTP base URL."""
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def db_path(self) -> Path:
+        """Return the SQLite file of this hub."""
+        return self.workdir / "carehub.db"
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        """Run a `carehub` subcommand with this hub's settings."""
+        return subprocess.run([sys.executable, "-m", "hub", *args], env=self.env, capture_output=True,
+                              text=True, timeout=120)
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the hub and wait until its API answers and MQTT is connected."""
+        log = open(self.workdir / "hub.log", "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "hub", "serve"], env=self.env, stdout=log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hub exited with {self.proc.returncode}; see {self.workdir / 'hub.log'}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).json().get("mqtt_connected"):
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"hub not ready; see {self.workdir / 'hub.log'}")
+
+    def kill(self) -> None:
+        """SIGKILL the hub: no clean shutdown, no flush."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        """Stop the hub cleanly (SIGTERM)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
