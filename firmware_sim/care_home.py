@@ -146,7 +146,9 @@ class CareHome:
             writer = csv.DictWriter(fh, fieldnames=REGISTRY_COLUMNS)
             writer.writeheader()
             for device in self.devices:
-                writer.writerow(device.registry_row())
+                # The serial receiver is configured on the hub (serial_ports), not bound as a device.
+                if device.kind != "receiver":
+                    writer.writerow(device.registry_row())
         return path
 
 

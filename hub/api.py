@@ -26,7 +26,8 @@ def create_app(hub: Hub) -> FastAPI:
                   description="IoT monitoring hub for smart elderly care. OpenAPI is the integrators' contract.")
     app.state.hub = hub
     app.include_router(_live_router(hub))
-    app.include_router(make_devices_router(hub.session_factory, on_change=hub.directory.refresh))
+    app.include_router(make_devices_router(hub.session_factory, directory=hub.directory,
+                                           live_state=hub.live_state, supervision=hub.settings.supervision))
     app.include_router(_ops_router(hub))
     return app
 
@@ -90,9 +91,12 @@ def _live_router(hub: Hub) -> APIRouter:
         limit: Annotated[int, Query(le=100_000)] = 1000,
     ) -> dict:
         """Return stored readings of one metric of one device, oldest first."""
+        store = hub.telemetry.local_store
+        if store is None:
+            raise HTTPException(409, "history is served by the configured InfluxDB (query it or Grafana)")
         now = time.time()
-        rows = hub.telemetry.history(device_key, metric, since if since is not None else now - 86_400,
-                                     until if until is not None else now, limit)
+        rows = store.history(device_key, metric, since if since is not None else now - 86_400,
+                             until if until is not None else now, limit)
         return {"device_key": device_key, "metric": metric,
                 "points": [{"ts": ts, "value": value} for ts, value in rows]}
 

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     influx_batch_lines: int = 5000
     influx_flush_interval: float = 1.0
     influx_queue_lines: int = 200_000
+    influx_spill_max_bytes: int = 1 << 30
+    telemetry_retention_days: float = 7.0  # embedded local store only
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000

@@ -7,13 +7,13 @@ import threading
 import time
 from collections.abc import Callable
 
-from device_drivers.model import Message
+from device_drivers.model import DeviceInfo, Message
 from device_drivers.profiles.builtin import build_profiles
 from device_drivers.transports.contact_id_receiver import ContactIdReceiver
 from hub import migrate
 from hub.config import Settings, get_settings
 from hub.db import make_engine, make_session_factory
-from hub.devices.directory import DeviceDirectory
+from hub.devices.directory import DeviceDirectory, DeviceRef
 from hub.health.state import DeviceHealth
 from hub.ingest.alarm_recorder import AlarmRecorder
 from hub.ingest.lanes import AlarmLane, TelemetryLane
@@ -42,7 +42,8 @@ class Hub:
         self.health = DeviceHealth(clock, settings.battery_low_percent)
         self.profiles = build_profiles(settings.mqtt_topic_roots, settings.profile_dirs)
         self.alarm_lane, self.telemetry_lane = AlarmLane(), TelemetryLane()
-        self.router = IngestRouter(self.profiles, self.alarm_lane, self.telemetry_lane)
+        self.router = IngestRouter(self.profiles, self.alarm_lane, self.telemetry_lane,
+                                   device_kind=self._device_kind)
         self.processor = Processor(lane=self.telemetry_lane, directory=self.directory, health=self.health,
                                    telemetry=self.telemetry, session_factory=self.session_factory)
         self.recorder = AlarmRecorder(lane=self.alarm_lane, session_factory=self.session_factory,
@@ -58,8 +59,23 @@ class Hub:
                               heartbeat_timeout=settings.receiver_heartbeat_timeout)
             for port in settings.serial_ports
         ]
+        self.processor.add_listener(self._on_discovery)
         self._stop = threading.Event()
         self._refresher = threading.Thread(target=self._refresh_loop, name="carehub-directory", daemon=True)
+
+    def _device_kind(self, device_key: str) -> str | None:
+        ref = self.directory.lookup(device_key)
+        return ref.kind if ref else None
+
+    def _on_discovery(self, message: Message, _ref: DeviceRef | None) -> None:
+        # Home Assistant discovery teaches the hub new state topics: subscribe to them as they appear.
+        if self.mqtt and isinstance(message, DeviceInfo) and message.source == "homeassistant":
+            self.mqtt.ensure_subscribed(self.profiles.subscriptions)
+
+    def live_state(self, device_id: int) -> dict:
+        """Return the live health state of a registered device (empty when nothing heard yet)."""
+        state = self.health.state(f"device:{device_id}")
+        return state.as_dict() if state else {}
 
     def _serial_handler(self, port: str) -> Callable[[list[Message]], None]:
         def handle(messages: list[Message]) -> None:

@@ -70,7 +70,7 @@ def test_import_mixed_good_and_bad_rows(store, tmp_path) -> None:
         "Sunrise Home,,,,sos_button,,,,,dup_button,,,,,,",  # 17
         "Sunrise Home,,,,sos_button,,,,0xAAAAAAAAAAAAAAAA,,,,,,,",  # 18
         "Sunrise Home,,,,sos_button,,,,,,,,,ch-77,-5,",  # 19
-        "Sunrise Home,,,Nobody,sos_button,,,,,,,,,ch-78,,",  # 20
+        "Sunrise Home,,,Nobody,sos_button,,,,,,,,,ch-78,,",  # 20: a new resident is registered
         "Sunrise Home,,,Li Wei,sos_button,,,,,,,,,ch-79,,",  # 21
         "Lotus Community,,,R-001,sos_button,,,,,,,,,ch-80,,",  # 22
         "Sunrise Home,B,,,sos_button,,,,,,,,,ch-81,,",  # 23
@@ -93,20 +93,20 @@ def test_import_mixed_good_and_bad_rows(store, tmp_path) -> None:
         "row 17: duplicate key z2m:dup_button (also in row 16)",
         "row 18: key ieee:0xaaaaaaaaaaaaaaaa is already registered to device #1",
         "row 19: supervision_s '-5' is not a positive number of seconds",
-        "row 20: unknown resident 'Nobody'",
         "row 21: resident name 'Li Wei' is ambiguous: use the external id",
         "row 22: resident 'R-001' is not at site 'Lotus Community'",
         "row 23: building without room",
         "row 24: cid_zone without cid_account",
     ]
     assert "created site(s): Lotus Community" in lines
-    assert "imported 6 of 22 row(s); 16 failed; 2 room(s) created" in lines
+    assert "imported 7 of 22 row(s); 15 failed; 2 room(s) and 1 resident(s) created" in lines
 
     get_settings.cache_clear()
     default_s = get_settings().supervision
     with store() as db_session:
         devices = {tuple(d.keys): d for d in service.list_devices(db_session=db_session)}
-        assert len(devices) == 7
+        assert len(devices) == 8
+        assert devices[("ch:ch-78",)].resident.name == "Nobody"
         bed = devices[("ieee:0x00124b0012345678",)]
         assert (bed.kind, bed.vendor, bed.name, bed.room.building.name, bed.room.name) == (
             "sos_button", "Heiman", "Bed", "A", "101")
@@ -123,7 +123,7 @@ def test_import_mixed_good_and_bad_rows(store, tmp_path) -> None:
 def test_import_example_file_and_list(store) -> None:
     result = _run("import", str(EXAMPLE))
     assert result.exit_code == 0, result.output
-    assert "imported 7 of 7 row(s); 0 failed; 4 room(s) created" in result.stdout
+    assert "imported 7 of 7 row(s); 0 failed; 4 room(s) and 0 resident(s) created" in result.stdout
     listed = _run("list", "--site", "Sunrise Care Home")
     assert listed.exit_code == 0, listed.output
     assert "5 device(s)" in listed.stdout
@@ -132,7 +132,7 @@ def test_import_example_file_and_list(store) -> None:
     assert "cid:1234" in gas.stdout and "\U0001f522" not in gas.stdout
     again = _run("import", str(EXAMPLE))  # importing twice refuses every row, imports nothing
     assert again.exit_code == 1
-    assert "imported 0 of 7 row(s); 7 failed; 0 room(s) created" in again.stdout
+    assert "imported 0 of 7 row(s); 7 failed; 0 room(s) and 0 resident(s) created" in again.stdout
 
 
 def test_require_existing_refuses_unknown_sites_and_rooms(store, tmp_path) -> None:
@@ -144,12 +144,14 @@ def test_require_existing_refuses_unknown_sites_and_rooms(store, tmp_path) -> No
         "Nowhere,,,,sos_button,,,,,,,,,ch-1,,",
         "Sunrise Home,,101,,sos_button,,,,,,,,,ch-2,,",
         "Sunrise Home,,999,,sos_button,,,,,,,,,ch-3,,",
+        "Sunrise Home,,101,Nobody,sos_button,,,,,,,,,ch-4,,",
     ]) + "\n", encoding="utf-8")
     result = _run("import", "--require-existing", str(csv_file))
     assert result.exit_code == 1
     assert "row 2: unknown site 'Nowhere'" in result.stdout
     assert "row 4: unknown room main/999 at site 'Sunrise Home'" in result.stdout
-    assert "imported 1 of 3 row(s); 2 failed; 0 room(s) created" in result.stdout
+    assert "row 5: unknown resident 'Nobody'" in result.stdout
+    assert "imported 1 of 4 row(s); 3 failed; 0 room(s) and 0 resident(s) created" in result.stdout
 
 
 def test_bad_header_is_refused_before_anything_is_imported(store, tmp_path) -> None:

@@ -66,6 +66,10 @@ def inbox() -> Inbox:
 def hub(pty_pair: servers.PtyPair, inbox: Inbox) -> Iterator[ContactIdReceiver]:
     receiver = ContactIdReceiver(pty_pair.hub_end, on_message=inbox, receiver_id="mlr2-a")
     receiver.start()
+    # pyserial flushes the input buffer when it opens the port: write only once the hub side is open.
+    deadline = time.monotonic() + 5
+    while not receiver.stats()["port_open"] and time.monotonic() < deadline:
+        time.sleep(0.01)
     yield receiver
     receiver.stop()
 

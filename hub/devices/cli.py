@@ -167,7 +167,7 @@ def import_csv(
     if report.created_sites:
         typer.echo(f"created site(s): {', '.join(report.created_sites)}")
     typer.echo(f"imported {report.imported} of {report.rows} row(s); {len(report.errors)} failed; "
-               f"{report.created_rooms} room(s) created")
+               f"{report.created_rooms} room(s) and {len(report.created_residents)} resident(s) created")
     if report.errors:
         raise typer.Exit(1)
 

@@ -17,7 +17,15 @@ from sqlalchemy.orm import Session
 
 from hub.devices import keys as keyconv
 from hub.devices import service
-from hub.devices.models import DeviceCreate, DeviceKind, Site, SiteCreate, SiteKind
+from hub.devices.models import (
+    DeviceCreate,
+    DeviceKind,
+    LivingSituation,
+    ResidentCreate,
+    Site,
+    SiteCreate,
+    SiteKind,
+)
 
 DEVICE_COLUMNS = (
     "site", "building", "room", "resident", "kind", "vendor", "model", "profile", "ieee_address",
@@ -54,6 +62,7 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
     created_sites: list[str] = field(default_factory=list)
     created_rooms: int = 0
+    created_residents: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -175,6 +184,9 @@ def _check_against_db(*, db_session: Session, rows: list[_Row], create_missing: 
         if row.values.get("resident"):
             try:
                 resident = service.find_resident(db_session=db_session, ref=row.values["resident"])
+            except service.NotFoundError as exc:
+                if not create_missing:
+                    row.reasons.append(str(exc))
             except service.RegistryError as exc:
                 row.reasons.append(str(exc))
             else:
@@ -249,6 +261,9 @@ def _import_row(
                 db_session=db_session, site_id=site.id, building=building, name=v["room"]
             )
             room_id = room.id
+        if row.resident_id is None and v.get("resident"):
+            row.resident_id = _find_or_create_resident(db_session=db_session, name=v["resident"], site=site,
+                                                       room_id=room_id, report=report)
         assert row.kind is not None  # rows with an unknown kind never get here
         service.create_device(db_session=db_session, supervision=supervision, device_in=DeviceCreate(
             kind=row.kind, keys=row.keys, name=v.get("name", ""), vendor=v.get("vendor", ""),
@@ -264,3 +279,17 @@ def _import_row(
     if new_site:
         report.created_sites.append(v["site"])
     report.created_rooms += int(new_room)
+
+
+def _find_or_create_resident(*, db_session: Session, name: str, site: Site, room_id: int | None,
+                             report: ImportReport) -> int:
+    """Return the resident named on a device row, registering a minimal one when it is new."""
+    try:
+        return service.find_resident(db_session=db_session, ref=name).id
+    except service.NotFoundError:
+        pass
+    situation = LivingSituation.INSTITUTION if site.kind == SiteKind.INSTITUTION else LivingSituation.ALONE
+    resident = service.create_resident(db_session=db_session, resident_in=ResidentCreate(
+        name=name, site_id=site.id, room_id=room_id, living_situation=situation))
+    report.created_residents.append(name)
+    return resident.id

@@ -215,5 +215,5 @@ def _apply_hints(row: PendingDevice, info: DeviceInfo) -> None:
     if info.name:
         row.name = _cut(info.name, 200)
     if info.aliases:
-        aliases = [a for a in dict.fromkeys([*row.aliases, *info.aliases]) if a != row.device_key]
+        aliases = [a for a in dict.fromkeys([*(row.aliases or []), *info.aliases]) if a != row.device_key]
         row.aliases = [a for a in aliases if len(a) <= _KEY_MAX][:20]

@@ -46,6 +46,15 @@ class MqttIngest:
         self.client.disconnect()
         self.client.loop_stop()
 
+    def ensure_subscribed(self, filters: list[str]) -> None:
+        """Subscribe to filters learnt at run time (Home Assistant discovery state topics)."""
+        new = [f for f in filters if f not in self.subscriptions]
+        if not new:
+            return
+        self.subscriptions = [*self.subscriptions, *new]
+        if self.connected.is_set():
+            self.client.subscribe([(topic, 1) for topic in new])
+
     def _on_connect(self, client, _userdata, _flags, reason_code, _properties) -> None:
         if reason_code.is_failure:
             log.error("MQTT connect refused: %s", reason_code)

@@ -122,6 +122,7 @@ class Processor:
             metrics.CANONICAL.labels(_TYPE_NAMES.get(type(message), "other")).inc()
             ref = self._resolve(message, delivery)
             if isinstance(message, DeviceInfo):
+                self._notify(message, ref)
                 continue
             key = health_key(message.device_key, ref)
             derived = self.health.apply(key, message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import threading
@@ -9,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from device_drivers.model import DecodeError, Message
+from device_drivers.model import DecodeError, DeviceEvent, EventKind, Message
 from device_drivers.registry import ProfileSet
 from hub import metrics
 from hub.ingest.lanes import AlarmLane, Delivery, TelemetryLane
@@ -27,8 +28,10 @@ class IngestRouter:
     """Decode a payload with its profile and hand it to the alarm lane or the telemetry lane."""
 
     def __init__(self, profiles: ProfileSet, alarm_lane: AlarmLane, telemetry_lane: TelemetryLane,
-                 on_reject: _RejectSink | None = None) -> None:
+                 on_reject: _RejectSink | None = None,
+                 device_kind: Callable[[str], str | None] | None = None) -> None:
         self.profiles = profiles
+        self.device_kind = device_kind
         self.alarm_lane = alarm_lane
         self.telemetry_lane = telemetry_lane
         self.on_reject = on_reject
@@ -50,6 +53,7 @@ class IngestRouter:
         if messages is None:
             ack()
             return
+        messages = self.promote_buttons(messages)
         delivery = Delivery("mqtt", profile.name, topic, messages, received_at, mono, payload=payload)
         if qos > 0 and delivery.alarm_events:
             # QoS 1 alarm: PUBACK only after the recorder has committed it (a crash then loses nothing).
@@ -61,9 +65,23 @@ class IngestRouter:
         self.dispatch(delivery)
         ack()
 
+    def promote_buttons(self, messages: list[Message]) -> list[Message]:
+        """Turn any button press of a device registered as an SOS button into an SOS alarm."""
+        if self.device_kind is None or not any(
+            isinstance(m, DeviceEvent) and m.kind == EventKind.BUTTON for m in messages
+        ):
+            return messages
+        return [
+            dataclasses.replace(m, kind=EventKind.SOS, detail={**m.detail, "promoted_from": "button"})
+            if isinstance(m, DeviceEvent) and m.kind == EventKind.BUTTON
+            and self.device_kind(m.device_key) == "sos_button" else m
+            for m in messages
+        ]
+
     def receive_decoded(self, transport: str, source: str, topic: str, messages: list[Message],
                         *, payload: bytes = b"", wait: float = 0.0) -> bool:
         """Route already-decoded messages (serial, HTTP); with `wait`, block until alarms are recorded."""
+        messages = self.promote_buttons(messages)
         delivery = Delivery(transport, source, topic, messages, time.time(), time.monotonic(), payload=payload)
         metrics.MESSAGES.labels(transport, source).inc()
         if wait and delivery.alarm_events:
