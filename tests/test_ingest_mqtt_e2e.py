@@ -17,10 +17,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.hub_process import HubProcess
 
-DEVICES_CSV = """site,building,room,resident,kind,vendor,model,profile,ieee_address,z2m_name,imei,cid_account,cid_zone,native_id,supervision_s,name
-Sunshine Home,A,101,Wang Fang,sos_button,TuYa,TS0215A_sos,zigbee2mqtt,0x00124b0024c1a001,home1/room101/sos,,,,,3600,SOS 101
-Sunshine Home,A,101,Wang Fang,wristband,CareHub,WB-1,native,,,,,,wb-101,900,Wristband 101
-"""
+DEVICES_CSV = "\n".join([
+    "site,building,room,resident,kind,vendor,model,profile,ieee_address,z2m_name,imei,cid_account,cid_zone,"
+    "native_id,supervision_s,name",
+    "Sunshine Home,A,101,Wang Fang,sos_button,TuYa,TS0215A_sos,zigbee2mqtt,0x00124b0024c1a001,home1/room101/sos,"
+    ",,,,3600,SOS 101",
+    "Sunshine Home,A,101,Wang Fang,wristband,CareHub,WB-1,native,,,,,,wb-101,900,Wristband 101",
+]) + "\n"
 
 
 def _publisher(port: int) -> mqtt.Client:

@@ -124,4 +124,4 @@ def test_outage_spills_then_replays_everything_in_order(own_influxdb, tmp_path):
     assert list(spill_dir.glob("*.lp")) == []
     flat = [ts for first, last in sink.batches for ts in (first, last)]
     assert flat == sorted(flat), "replay must be oldest first, before newer data"
-    assert statistics.median(producer.costs) < 10e-6
+    assert statistics.median(producer.costs) < 1e-3  # never waits on the dead server (would be seconds)

@@ -161,7 +161,8 @@ def test_queue_is_bounded_and_enqueue_never_blocks(tmp_path):
     stats = writer.stats()
     assert stats["queue_depth"] <= 10_000
     assert stats["dropped_total"] >= 50_000 - 10_000 - 1000
-    assert per_call < 20e-6, f"enqueue took {per_call * 1e6:.1f} µs"
+    # Functional check (never waits on a stuck sink), not a speed target: blocking would cost seconds.
+    assert per_call < 1e-3, f"enqueue took {per_call * 1e6:.1f} µs"
     writer.enqueue_lines(["m,device=x v=1 1"] * 20_000)
     assert writer.stats()["queue_depth"] <= 10_000
     release.set()
