@@ -18,6 +18,7 @@ from firmware_sim import wire
 from firmware_sim.care_home import SimDevice, Timing
 
 QOS_ALARM = 1  # an alarm must survive a reconnect of the device's link
+FIRST_REPORT_WITHIN_S = 8.0  # a freshly started simulator shows live readings at once
 QOS_ROUTINE = 0  # periodic state: the next report supersedes a lost one
 BATTERY_LOW_AT = 15.0
 
@@ -76,10 +77,10 @@ class DeviceSim:
         return self.spec.key
 
     def start(self) -> None:
-        """Announce the device and start its periodic reports at a random phase."""
+        """Announce the device and send its first report within a few seconds, like a device powering up."""
         self._battery_t = self.ctx.now()
         self.announce()
-        self._start_chain(float(self.rng.uniform(0.0, self.period_s)))
+        self._start_chain(float(self.rng.uniform(0.0, min(self.period_s, FIRST_REPORT_WITHIN_S))))
 
     def reschedule(self, period_s: float | None = None, first_in: float = 0.0) -> None:
         """Change the report period and restart the report timer."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from hub.devices.cli import app as devices_app
@@ -11,11 +13,16 @@ app.add_typer(devices_app, name="devices", help="Device registry: import, list, 
 
 
 @app.command()
-def demo(port: int = typer.Option(8000, help="HTTP port of the API and console.")) -> None:
+def demo(
+    port: int = typer.Option(8000, help="HTTP port of the API and console."),
+    residents: int = typer.Option(20, help="Simulated residents (about 3.6 devices each)."),
+    data_dir: Path = typer.Option(Path("var/demo"), help="Where the demo keeps its database and telemetry."),
+    broker: str = typer.Option("auto", help="auto (mosquitto when installed), mosquitto or amqtt."),
+) -> None:
     """Run the hub with embedded defaults and a simulated care home."""
     from hub.demo import run_demo
 
-    run_demo(http_port=port)
+    run_demo(http_port=port, residents=residents, data_dir=data_dir, broker_kind=broker)
 
 
 @app.command()

@@ -35,7 +35,7 @@ def bind_care_home(settings: Settings, csv_path: Path) -> int:
 
 
 def run_demo(*, http_port: int = 8000, residents: int = 20, data_dir: Path = Path("var/demo"),
-             seed: int = 1) -> None:
+             seed: int = 1, broker_kind: str = "auto") -> None:
     """Run everything until Ctrl-C, then stop it all cleanly."""
     import uvicorn
 
@@ -46,7 +46,7 @@ def run_demo(*, http_port: int = 8000, residents: int = 20, data_dir: Path = Pat
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     data_dir.mkdir(parents=True, exist_ok=True)
-    broker = EmbeddedBroker(data_dir)
+    broker = EmbeddedBroker(data_dir, prefer=broker_kind)
     broker.start()
     settings = Settings(data_dir=data_dir, mqtt_url=broker.url, mqtt_client_id="carehub-demo-hub",
                         http_port=http_port, influx_url="", push_api_keys=["demo-push-key"])

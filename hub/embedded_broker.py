@@ -34,8 +34,9 @@ def _wait_port(port: int, timeout: float = 15.0) -> None:
 class EmbeddedBroker:
     """Starts and stops the demo's MQTT broker on a free loopback port."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, prefer: str = "auto") -> None:
         self.data_dir = data_dir
+        self.prefer = prefer
         self.port = _free_port()
         self.kind = ""
         self._proc: subprocess.Popen | None = None
@@ -49,10 +50,12 @@ class EmbeddedBroker:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        """Start Mosquitto if it is installed, else amqtt."""
+        """Start Mosquitto if it is installed (or as `prefer` says), else amqtt."""
         mosquitto = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists()
                                                   else None)
-        if mosquitto:
+        if self.prefer == "mosquitto" and not mosquitto:
+            raise RuntimeError("mosquitto is not installed")
+        if mosquitto and self.prefer != "amqtt":
             self._start_mosquitto(mosquitto)
         else:
             self._start_amqtt()

@@ -1,0 +1,394 @@
+"""Benchmark: Zigbee2MQTT JSON from many devices through a real Mosquitto into the hub.
+
+    .venv/bin/python bench/ingest.py [--devices 1000] [--messages 200000] [--influx v1|local]
+
+Starts a real Mosquitto and a real InfluxDB 1.x in a temporary directory, registers `--devices`
+smoke detectors (`z2m:bench/dev{i}`) plus one SOS button, runs the Hub in this process and a
+publisher in another process. Four phases, all in the same run on the same broker:
+
+1. baseline, saturating: a bare paho subscriber (own process) that only `json.loads` each payload;
+2. hub, saturating: decode → device directory → health → telemetry enqueue → listeners, InfluxDB
+   batching running; sustained rate = deliveries processed / (last processed - first processed);
+3. baseline, paced at half the hub rate: publish-to-decoded latency of the bare subscriber;
+4. hub, paced at half the hub rate, with an SOS (QoS 1) every 100 ms: publish-to-processed latency
+   of telemetry and publish-to-recorded (SQLite commit) latency of the alarms.
+
+Latency uses the payload's own `last_seen` (epoch ms, as Zigbee2MQTT sends it), stamped by the
+publisher at send time; the decoder turns it into `Reading.ts` / `DeviceEvent.ts`, so a hub listener
+computes `time.time() - message.ts`. Integer ms truncates the send time: latencies read up to 1 ms high.
+The baseline subscriber listens on another topic root (`zbare/...`) so the hub never sees its stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `tests.servers` is not an installed package
+    sys.path.insert(0, str(ROOT))
+
+HUB_ROOT = "zigbee2mqtt"
+BARE_ROOT = "zbare"
+SOS_NAME = "bench/sos"
+SOS_EVERY_S = 0.1
+
+
+# -- publisher process -------------------------------------------------------------------------------
+
+def _payload_prefixes(devices: int) -> list[bytes]:
+    """Return per device a z2m state object without its closing `last_seen` (stamped at send time)."""
+    out = []
+    for i in range(devices):
+        state = {"battery": 60 + (i % 40) + 0.5, "linkquality": 40 + i % 200, "smoke": False,
+                 "battery_low": False, "temperature": round(18 + (i % 80) / 10, 1)}
+        out.append(json.dumps(state, separators=(",", ":"))[:-1].encode() + b',"last_seen":')
+    return out
+
+
+def publisher(port: int, root: str, devices: int, count: int, rate: float, sos: bool, done) -> None:
+    """Publish `count` z2m state messages round-robin over `devices` at `rate`/s (0: as fast as possible)."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{uuid.uuid4().hex[:8]}")
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    topics = [f"{root}/bench/dev{i}" for i in range(devices)]
+    prefixes = _payload_prefixes(devices)
+    sos_topic = f"{root}/{SOS_NAME}"
+    publish, now = client.publish, time.time
+    sos_sent = 0
+    started = now()
+    next_sos = started + SOS_EVERY_S
+    for i in range(count):
+        t = now()
+        if rate:
+            target = started + i / rate
+            if t < target:
+                time.sleep(target - t)
+                t = now()
+            if sos and t >= next_sos:
+                next_sos += SOS_EVERY_S
+                sos_sent += 1
+                # Tuya TS0215A_sos: an emergency action at QoS 1, as an SOS must survive a reconnect.
+                publish(sos_topic, b'{"action":"emergency","battery":100,"linkquality":80,"last_seen":%d}'
+                        % int(t * 1000), qos=1)
+        d = i % devices
+        publish(topics[d], prefixes[d] + b"%d}" % int(t * 1000), qos=0)
+    finished = now()
+    # Everything handed to the socket before reporting: a last QoS 1 message is acked in order.
+    client.publish("bench/end", b"{}", qos=1).wait_for_publish(60)
+    client.disconnect()
+    client.loop_stop()
+    done.send({"published": count, "sos": sos_sent, "seconds": finished - started})
+
+
+# -- bare paho subscriber (the baseline), its own process ----------------------------------------------
+
+def bare_subscriber(port: int, root: str, expect: int, idle_s: float, conn) -> None:
+    """Subscribe to `root/#`, json.loads every payload; report count, first/last time and latencies."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    state = {"n": 0, "first": 0.0, "last": 0.0}
+    latencies: list[float] = []
+    loads, now = json.loads, time.time
+    ready = threading.Event()
+
+    def on_connect(client, _u, _f, _rc, _p):
+        client.subscribe(f"{root}/bench/+", qos=1)
+
+    def on_subscribe(*_a):
+        ready.set()
+
+    def on_message(_c, _u, message):
+        obj = loads(message.payload)
+        t = now()
+        seen = obj.get("last_seen")
+        if seen is None:
+            return
+        if not state["n"]:
+            state["first"] = t
+        state["n"] += 1
+        state["last"] = t
+        latencies.append(t - seen / 1000.0)
+
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"bench-bare-{uuid.uuid4().hex[:8]}")
+    client.on_connect, client.on_subscribe, client.on_message = on_connect, on_subscribe, on_message
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    ready.wait(10)
+    conn.send("ready")
+    _wait_stable(lambda: state["n"], expect, idle_s)
+    client.disconnect()
+    client.loop_stop()
+    conn.send({"received": state["n"], "first": state["first"], "last": state["last"], "latencies": latencies})
+
+
+def _wait_stable(counter, expect: int, idle_s: float, timeout: float = 600.0) -> None:
+    """Return once `counter()` reached `expect` or stopped moving for `idle_s` after it started."""
+    deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        n = counter()
+        if n >= expect:
+            return
+        if n != last:
+            last, since = n, time.monotonic()
+        elif n and time.monotonic() - since > idle_s:
+            return
+        time.sleep(0.01)
+
+
+# -- the hub side ----------------------------------------------------------------------------------
+
+class Probe:
+    """Hub listener: per telemetry delivery (its battery reading) and per SOS, when it was processed."""
+
+    def __init__(self, sos_key: str) -> None:
+        self.sos_key = sos_key
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget what was seen (between phases)."""
+        self.first = self.last = 0.0
+        self.n = 0
+        self.latencies: list[float] = []
+        self.sos_latencies: list[float] = []
+
+    def __call__(self, message, _ref) -> None:
+        if getattr(message, "metric", None) == "battery":
+            if message.device_key == self.sos_key:
+                return
+            t = time.time()
+            if not self.n:
+                self.first = t
+            self.n += 1
+            self.last = t
+            self.latencies.append(t - message.ts)
+        elif getattr(message, "kind", None) == "sos" and message.device_key == self.sos_key:
+            # Called by the AlarmRecorder after the SQLite commit (and the PUBACK): publish-to-recorded.
+            self.sos_latencies.append(time.time() - message.ts)
+
+
+def register_devices(settings, devices: int) -> None:
+    """Create the schema and import `devices` smoke detectors and one SOS button from CSV rows."""
+    import io
+
+    from hub import migrate
+    from hub.db import make_engine, make_session_factory, transaction
+    from hub.devices.csv_import import import_devices, read_rows
+
+    lines = ["site,building,room,resident,kind,vendor,model,profile,z2m_name,name"]
+    lines += [f"Bench Home,A,{100 + i // 2},,smoke_detector,HEIMAN,HS1SA,zigbee2mqtt,bench/dev{i},Smoke {i}"
+              for i in range(devices)]
+    lines.append(f"Bench Home,A,100,,sos_button,TuYa,TS0215A_sos,zigbee2mqtt,{SOS_NAME},SOS")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    with transaction(make_session_factory(engine)) as db_session:
+        report = import_devices(db_session=db_session, rows=read_rows(io.StringIO("\n".join(lines) + "\n")))
+    engine.dispose()
+    if not report.ok:
+        raise SystemExit(f"device import failed: {report.errors[:3]}")
+
+
+def influx_count(url: str, database: str, query: str) -> int:
+    """Return the single count an InfluxQL query answers (0 when empty)."""
+    import httpx
+
+    body = httpx.get(f"{url}/query", params={"db": database, "q": query}, timeout=60).json()
+    series = body["results"][0].get("series") or []
+    return int(series[0]["values"][0][1]) if series else 0
+
+
+def pct(values: list[float], q: float) -> float:
+    """Return the q-quantile (0..1) of `values` in milliseconds, nearest rank."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000.0
+
+
+# -- phases ------------------------------------------------------------------------------------------
+
+def run_publisher(ctx, port: int, root: str, devices: int, count: int, rate: float, sos: bool = False):
+    """Start the publisher process; return (process, pipe end that receives its report)."""
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=publisher, args=(port, root, devices, count, rate, sos, send), daemon=True)
+    proc.start()
+    return proc, recv
+
+
+def baseline_phase(ctx, port: int, devices: int, count: int, rate: float) -> dict:
+    """Run the bare subscriber against one published stream; return its report and the publisher's."""
+    parent, child = ctx.Pipe()
+    sub = ctx.Process(target=bare_subscriber, args=(port, BARE_ROOT, count, 3.0, child), daemon=True)
+    sub.start()
+    assert parent.recv() == "ready"
+    pub, pub_report = run_publisher(ctx, port, BARE_ROOT, devices, count, rate)
+    pub.join()
+    report = parent.recv()
+    sub.join()
+    report["publisher"] = pub_report.recv()
+    return report
+
+
+def hub_phase(ctx, hub, probe: Probe, port: int, devices: int, count: int, rate: float, sos: bool) -> dict:
+    """Publish to the running hub and wait until it stops processing; return counters for this phase."""
+    from hub import metrics
+
+    received = metrics.MESSAGES.labels("mqtt", "zigbee2mqtt")
+    base = {"received": received._value.get(), "processed": hub.processor.processed,
+            "lane_dropped": hub.telemetry_lane.dropped, "recorded": hub.recorder.recorded,
+            "writer_dropped": hub.telemetry.dropped_total}
+    probe.reset()
+    pub, pub_report = run_publisher(ctx, port, HUB_ROOT, devices, count, rate, sos)
+    pub.join()
+    report = {"publisher": pub_report.recv()}
+    _wait_stable(lambda: probe.n, count, 3.0)
+    report.update(
+        n=probe.n, first=probe.first, last=probe.last, latencies=probe.latencies, sos=probe.sos_latencies,
+        received=received._value.get() - base["received"],
+        processed=hub.processor.processed - base["processed"],
+        lane_dropped=hub.telemetry_lane.dropped - base["lane_dropped"],
+        recorded=hub.recorder.recorded - base["recorded"],
+        writer_dropped=hub.telemetry.dropped_total - base["writer_dropped"],
+    )
+    return report
+
+
+def rate_of(report: dict, key: str) -> float:
+    """Return sustained messages/s: count / (last - first)."""
+    span = report["last"] - report["first"]
+    return report[key] / span if span > 0 else float("nan")
+
+
+def main() -> None:
+    """Run the four phases and print the figures."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--devices", type=int, default=1000)
+    ap.add_argument("--messages", type=int, default=200_000)
+    ap.add_argument("--paced-seconds", type=float, default=20.0)
+    ap.add_argument("--influx", choices=("v1", "local"), default="v1")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
+    args = ap.parse_args()
+
+    import logging
+
+    from hub.config import Settings
+    from hub.runtime import Hub
+    from tests.servers import start_influxdb1, start_mosquitto
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx = mp.get_context("spawn")
+    tmp = Path(tempfile.mkdtemp(prefix="carehub-bench-"))
+    servers = []
+    hub = None
+    try:
+        broker = start_mosquitto(tmp / "mosquitto")
+        servers.append(broker)
+        influx_url = ""
+        if args.influx == "v1":
+            influx = start_influxdb1(tmp / "influxdb")
+            servers.append(influx)
+            influx_url = influx.url
+        settings = Settings(data_dir=tmp / "hub", mqtt_url=f"mqtt://127.0.0.1:{broker.port}", influx_url=influx_url,
+                            influx_api="v1", influx_database="carehub_bench",
+                            mqtt_client_id=f"carehub-bench-{uuid.uuid4().hex[:8]}")
+        register_devices(settings, args.devices)
+        hub = Hub(settings)
+        probe = Probe(f"z2m:{SOS_NAME}")
+        hub.processor.add_listener(probe)
+        hub.start()
+        if not hub.mqtt.connected.wait(10):
+            raise SystemExit("hub did not connect to the broker")
+        time.sleep(0.5)  # subscriptions settle
+
+        print(f"CareHub ingest benchmark: {args.devices} devices, {args.messages} messages, "
+              f"influx={args.influx}, nproc={os.cpu_count()}, Python {platform.python_version()}", flush=True)
+        bare = baseline_phase(ctx, broker.port, args.devices, args.messages, 0.0)
+        bare_rate = rate_of(bare, "received")
+        print(f"  baseline saturating: {bare['received']}/{args.messages} received, {bare_rate:,.0f} msg/s", flush=True)
+
+        sat = hub_phase(ctx, hub, probe, broker.port, args.devices, args.messages, 0.0, sos=False)
+        hub_rate = rate_of(sat, "n")
+        print(f"  hub saturating: {sat['n']}/{args.messages} processed, {hub_rate:,.0f} msg/s", flush=True)
+
+        paced_rate = hub_rate / 2
+        paced_count = int(paced_rate * args.paced_seconds)
+        bare_paced = baseline_phase(ctx, broker.port, args.devices, paced_count, paced_rate)
+        paced = hub_phase(ctx, hub, probe, broker.port, args.devices, paced_count, paced_rate, sos=True)
+
+        hub.stop()
+        stats = hub.telemetry.stats()
+        hub = None
+        influx_points = None
+        if influx_url:
+            influx_points = influx_count(influx_url, "carehub_bench", 'SELECT count("battery") FROM "device"')
+
+        report(args, bare, sat, bare_paced, paced, bare_rate, hub_rate, paced_rate, stats, influx_points)
+    finally:
+        if hub is not None:
+            hub.stop()
+        for server in reversed(servers):
+            server.stop()
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(args, bare, sat, bare_paced, paced, bare_rate, hub_rate, paced_rate, stats, influx_points) -> None:
+    """Print the result table."""
+    pub = sat["publisher"]
+    rows = [
+        ("sustained rate, msg/s (saturating)", f"{bare_rate:,.0f}", f"{hub_rate:,.0f}", f"{hub_rate / bare_rate:.2f}"),
+        ("messages published", f"{bare['publisher']['published']:,}", f"{pub['published']:,}", ""),
+        ("publisher rate, msg/s", f"{bare['publisher']['published'] / bare['publisher']['seconds']:,.0f}",
+         f"{pub['published'] / pub['seconds']:,.0f}", ""),
+        ("messages received", f"{bare['received']:,}", f"{sat['received']:,}", ""),
+        ("deliveries processed", "", f"{sat['processed']:,}", ""),
+        ("telemetry lane drops", "", f"{sat['lane_dropped']:,}", ""),
+        (f"paced rate, msg/s (target {paced_rate:,.0f})", f"{rate_of(bare_paced, 'received'):,.0f}",
+         f"{rate_of(paced, 'n'):,.0f}", ""),
+        ("paced: received", f"{bare_paced['received']:,}/{bare_paced['publisher']['published']:,}",
+         f"{paced['n']:,}/{paced['publisher']['published']:,}", ""),
+    ]
+    for name, q in (("p50", 0.5), ("p99", 0.99), ("max", 1.0)):
+        b, h = pct(bare_paced["latencies"], q), pct(paced["latencies"], q)
+        rows.append((f"paced publish-to-event latency {name}, ms", f"{b:.1f}", f"{h:.1f}", f"{h / b:.1f}"))
+    for name, q in (("p50", 0.5), ("p99", 0.99), ("max", 1.0)):
+        rows.append((f"SOS publish-to-recorded {name}, ms", "", f"{pct(paced['sos'], q):.1f}", ""))
+    rows.append(("SOS published / recorded", "", f"{paced['publisher']['sos']} / {len(paced['sos'])}", ""))
+    rows.append(("telemetry lines written (writer)", "", f"{stats['written_total']:,.0f}", ""))
+    rows.append(("telemetry dropped / rejected", "",
+                 f"{stats['dropped_total']:,.0f} / {stats['rejected_total']:,.0f}", ""))
+    if influx_points is not None:
+        expected = sat["n"] + paced["n"]
+        rows.append(("InfluxDB battery points (count query)", "", f"{influx_points:,} of {expected:,}", ""))
+    width = max(len(r[0]) for r in rows)
+    print()
+    print(f"{'':{width}}  {'bare paho':>12}  {'hub':>16}  {'hub/bare':>8}")
+    for name, b, h, ratio in rows:
+        print(f"{name:{width}}  {b:>12}  {h:>16}  {ratio:>8}")
+    print(f"\nhub sustained rate / bare paho rate: {hub_rate / bare_rate:.2f}; "
+          f"mean paced hub latency {statistics.fmean(paced['latencies']) * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""End to end over a real pty pair: a simulated Contact ID receiver talks to a real hub process.
+
+The receiver end writes Sur-Gard records; the hub (CAREHUB_SERIAL_PORTS) must ACK a valid record only
+once the alarm is recorded, NAK a corrupted one without recording anything, and resynchronise after
+line noise.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import httpx
+import pytest
+
+from device_drivers import contact_id
+from firmware_sim.receiver import SimulatedReceiver
+from tests.hub_process import HubProcess
+
+ACCOUNT, ZONE = "1234", "007"
+ZONE_KEY = f"cid:{ACCOUNT}:{ZONE}"
+
+DEVICES_CSV = "\n".join([
+    "site,room,kind,vendor,model,cid_account,cid_zone,name",
+    f"Serial Home,101,sos_button,Generic,Pendant,{ACCOUNT},{ZONE},Pendant zone 7",
+]) + "\n"
+
+
+def _wait_for(predicate, timeout: float, what: str, interval: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not true after {timeout} s")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def serial_hub(mosquitto, pty_pair, tmp_path):
+    hub = HubProcess(tmp_path / "hub-serial", mqtt_port=mosquitto.port,
+                     client_id=f"hub-serial-{uuid.uuid4().hex[:8]}",
+                     extra_env={"CAREHUB_SERIAL_PORTS": json.dumps([pty_pair.hub_end])})
+    csv = hub.workdir / "devices.csv"
+    csv.write_text(DEVICES_CSV)
+    result = hub.cli("devices", "import", str(csv))
+    assert result.returncode == 0, result.stdout + result.stderr
+    hub.start()
+    try:
+        # pyserial flushes the input buffer when it opens the port: write only once the hub has it open.
+        _wait_for(lambda: _receiver_stats(hub).get("port_open"), 10, "hub opened the serial port")
+        yield hub
+    finally:
+        hub.stop()
+
+
+def _receiver_stats(hub: HubProcess) -> dict:
+    receivers = httpx.get(f"{hub.url}/healthz", timeout=5).json()["receivers"]
+    return receivers[0] if receivers else {}
+
+
+def _zone_events(hub: HubProcess) -> list[dict]:
+    return httpx.get(f"{hub.url}/api/events", params={"device_key": ZONE_KEY, "limit": 1000}, timeout=5).json()
+
+
+def test_receiver_records_are_acked_after_recording_naked_when_corrupt_and_found_after_noise(serial_hub,
+                                                                                            pty_pair):
+    hub = serial_hub
+    with SimulatedReceiver(pty_pair.device_end, retries=0) as rx:
+        # 1. A valid personal-emergency record (MLR2 layout): ACK, and the SOS is in the API, bound.
+        started = time.monotonic()
+        assert rx.send_event(ACCOUNT, "101", "E", "01", ZONE), f"not ACKed: {rx.responses}"
+        ack_s = time.monotonic() - started
+        assert rx.responses == [contact_id.ACK]
+        # The ACK goes out only after the recorder committed, so the event must already be there.
+        events = _zone_events(hub)
+        sos = [e for e in events if e["kind"] == "sos" and e["detail"]["event_code"] == "101"]
+        assert len(sos) == 1, events
+        assert sos[0]["is_alarm"] and sos[0]["state"] == "active"
+        assert sos[0]["device_id"] is not None, "zone 007 of account 1234 is registered"
+        assert sos[0]["source"] == "contact_id"
+        print(f"\nvalid record ACKed after {ack_s * 1000:.0f} ms")
+
+        # 2. The checksum-carrying layout with a wrong checksum digit: NAK, nothing recorded.
+        good = contact_id.format_record(ACCOUNT, "E", "100", "01", ZONE, with_checksum=True)[:-1]
+        bad_digit = b"1" if good[-1:] != b"1" else b"2"
+        bad = good[:-1] + bad_digit
+        assert not contact_id.verify_checksum(bad[5:].decode())
+        assert rx.send_raw(bad) == contact_id.NAK
+        time.sleep(0.5)  # give a wrongly recorded event the time to show up
+        assert not [e for e in _zone_events(hub) if e["detail"].get("event_code") == "100"]
+        assert _receiver_stats(hub)["naks_by_reason"] == {"bad_checksum": 1}
+
+        # 3. Line noise (with a fake record start), then a valid record with checksum: ACK and recorded.
+        rx.send_noise(b"\r\n\x00\xff~~5011 18")
+        started = time.monotonic()
+        assert rx.send_event(ACCOUNT, "100", "E", "01", ZONE, with_checksum=True), f"not ACKed: {rx.responses}"
+        medical = [e for e in _zone_events(hub) if e["detail"].get("event_code") == "100"]
+        assert len(medical) == 1, medical
+        assert medical[0]["kind"] == "sos" and medical[0]["device_id"] == sos[0]["device_id"]
+        assert medical[0]["detail"]["checksum_verified"] is True
+        print(f"record after noise ACKed after {(time.monotonic() - started) * 1000:.0f} ms")
+
+    stats = _receiver_stats(hub)
+    assert stats["records_ok"] == 2 and stats["acks"] == 2 and stats["late_acks"] == 0, stats
+    assert stats["noise_bytes"] > 0, stats
+    assert rx.responses == [contact_id.ACK, contact_id.NAK, contact_id.ACK]
+    # Exactly two alarm events for the zone: nothing duplicated, nothing from the corrupted record.
+    assert len([e for e in _zone_events(hub) if e["is_alarm"]]) == 2
