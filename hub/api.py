@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from device_drivers.model import DecodeError
 from device_drivers.profiles.builtin import decode_http_push
+from hub.detect.models import DetectionRecord
 from hub.devices.views import make_router as make_devices_router
 from hub.events.models import DeviceEventRecord
 from hub.ingest.processor import health_key
@@ -120,6 +121,26 @@ def _live_router(hub: Hub) -> APIRouter:
         return [{"id": r.id, "device_key": r.device_key, "device_id": r.device_id, "kind": r.kind,
                  "state": r.state, "ts": r.ts, "received_at": r.received_at, "source": r.source,
                  "is_alarm": r.is_alarm, "detail": r.detail} for r in rows]
+
+    @router.get("/detections", tags=["detections"])
+    def recent_detections(
+        type: str | None = None, subject: str | None = None, since: float | None = None,
+        limit: Annotated[int, Query(le=5000)] = 100,
+    ) -> list[dict]:
+        """Return detections (falls, fire, inactivity, device health) with their evidence, newest first."""
+        query = select(DetectionRecord).order_by(DetectionRecord.id.desc()).limit(limit)
+        if type:
+            query = query.where(DetectionRecord.type == type)
+        if subject:
+            query = query.where(DetectionRecord.subject == subject)
+        if since is not None:
+            query = query.where(DetectionRecord.t >= since)
+        with hub.session_factory() as session:
+            rows = session.scalars(query).all()
+        return [{"id": r.id, "type": r.type, "state": r.state, "subject": r.subject, "t": r.t,
+                 "confidence": r.confidence, "device_key": r.device_key, "resident_id": r.resident_id,
+                 "room_id": r.room_id, "site_id": r.site_id, "recorded_at": r.recorded_at,
+                 "evidence": r.evidence} for r in rows]
 
     @router.post("/push/{platform}", tags=["nb-iot"])
     async def nbiot_push(platform: str, request: Request,

@@ -13,6 +13,7 @@ from device_drivers.transports.contact_id_receiver import ContactIdReceiver
 from hub import migrate
 from hub.config import Settings, get_settings
 from hub.db import make_engine, make_session_factory
+from hub.detect.engine import DetectionEngine
 from hub.devices.directory import DeviceDirectory, DeviceRef
 from hub.health.state import DeviceHealth
 from hub.ingest.alarm_recorder import AlarmRecorder
@@ -60,6 +61,8 @@ class Hub:
             for port in settings.serial_ports
         ]
         self.processor.add_listener(self._on_discovery)
+        self.detections = DetectionEngine(session_factory=self.session_factory, clock=clock)
+        self.processor.add_listener(self.detections.on_message)
         self._stop = threading.Event()
         self._refresher = threading.Thread(target=self._refresh_loop, name="carehub-directory", daemon=True)
 
@@ -88,6 +91,7 @@ class Hub:
     def start(self) -> None:
         """Start every component; MQTT last, so nothing arrives before the lanes are drained."""
         self.telemetry.start()
+        self.detections.start()
         self.processor.start()
         self.recorder.start()
         self._refresher.start()
@@ -105,6 +109,7 @@ class Hub:
             receiver.stop()
         self.recorder.stop()
         self.processor.stop()
+        self.detections.stop()
         self.directory.flush_pending()
         self.telemetry.stop()
         self.engine.dispose()

@@ -10,6 +10,7 @@ import logging.config
 from alembic import context
 from sqlalchemy import Connection
 
+import hub.detect.models  # noqa: F401
 import hub.devices.models  # noqa: F401  (registers tables on Base.metadata)
 import hub.events.models  # noqa: F401
 from hub.db import Base, make_engine

@@ -1,0 +1,183 @@
+"""Feed canonical messages to the streaming detectors and record every detection with its evidence."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from device_drivers.model import AccelBatch, Availability, DeviceEvent, DeviceStatus, EventKind, EventState, Message
+from hub.detect.detection import Detection, DetectionState, DetectionType
+from hub.detect.fall import FallDetection, FallDetector
+from hub.detect.models import DetectionRecord
+from hub.devices.directory import DeviceRef
+
+log = logging.getLogger(__name__)
+
+# Device-side conclusions (a watch's "FALL DOWN", a fall radar, a detector's own fault) become detections
+# directly; the hub's own detectors add what devices cannot tell.
+_DEVICE_SIDE = {
+    EventKind.FALL: DetectionType.FALL,
+    EventKind.FALL_SUSPECTED: DetectionType.FALL_SUSPECTED,
+    EventKind.SOS: DetectionType.SOS,
+    EventKind.BATTERY_LOW: DetectionType.BATTERY_LOW,
+    EventKind.TAMPER: DetectionType.TAMPER,
+    EventKind.FAULT: DetectionType.FAULT,
+}
+# Conditions (not one-off events): only changes are detections, not every report that repeats the state.
+_CONDITIONS = {DetectionType.BATTERY_LOW, DetectionType.TAMPER, DetectionType.FAULT, DetectionType.DEVICE_OFFLINE}
+# Life-safety detections are committed at once, on the thread that found them; the rest in batches.
+_IMMEDIATE = {DetectionType.FALL, DetectionType.FALL_SUSPECTED, DetectionType.SOS, DetectionType.FIRE,
+              DetectionType.FIRE_SUSPECTED, DetectionType.GAS, DetectionType.CO, DetectionType.HEAT}
+
+
+class DetectionEngine:
+    """Owns the detectors for a hub; call `on_message` for every processed canonical message."""
+
+    def __init__(self, *, session_factory: sessionmaker[Session], clock: Callable[[], float] = time.time,
+                 fall_capacity: int = 20_000, tick_interval: float = 1.0) -> None:
+        self.session_factory = session_factory
+        self.clock = clock
+        self.fall = FallDetector(fall_capacity, clock=clock)
+        self.tick_interval = tick_interval
+        self.listeners: list[Callable[[Detection], None]] = []
+        self.emitted = 0
+        self._lock = threading.Lock()
+        self._pending: list[DetectionRecord] = []
+        self._active_conditions: set[tuple[DetectionType, str]] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="carehub-detect", daemon=True)
+
+    def start(self) -> None:
+        """Start the timer thread (fall candidates of silent devices, batched writes)."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the timer thread and write what is pending."""
+        self._stop.set()
+        self._thread.join(10)
+        self.flush()
+
+    def on_message(self, message: Message, ref: DeviceRef | None) -> None:
+        """Run the detectors that care about `message` (a processor listener)."""
+        detections: list[Detection] = []
+        with self._lock:
+            if isinstance(message, AccelBatch):
+                found = self.fall.update(message.device_key, message.t, message.xyz)
+                detections = [_from_fall(f, ref) for f in found]
+            elif isinstance(message, DeviceEvent):
+                detections = _device_side(message, ref)
+            elif isinstance(message, DeviceStatus):
+                detections = _availability(message, ref)
+            detections = [d for d in detections if self._changes_condition(d)]
+        self._emit(detections)
+
+    def _changes_condition(self, det: Detection) -> bool:
+        if det.type not in _CONDITIONS:
+            return True
+        key = (det.type, det.subject)
+        if det.state == DetectionState.ACTIVE:
+            if key in self._active_conditions:
+                return False
+            self._active_conditions.add(key)
+            return True
+        if key not in self._active_conditions:
+            return False
+        self._active_conditions.discard(key)
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.tick_interval):
+            try:
+                with self._lock:
+                    detections = [_from_fall(f, None) for f in self.fall.poll()]
+                self._emit(detections)
+                self.flush()
+            except Exception:
+                log.exception("detector tick failed")
+
+    def _emit(self, detections: list[Detection]) -> None:
+        if not detections:
+            return
+        now = self.clock()
+        urgent = False
+        with self._lock:
+            for det in detections:
+                self._pending.append(_record(det, now))
+                urgent = urgent or det.type in _IMMEDIATE
+        if urgent:
+            self.flush()
+        self.emitted += len(detections)
+        for det in detections:
+            for listener in self.listeners:
+                try:
+                    listener(det)
+                except Exception:
+                    log.exception("detection listener %r failed", listener)
+
+    def flush(self) -> None:
+        """Write pending detections in one transaction."""
+        with self._lock:
+            rows, self._pending = self._pending, []
+        if rows:
+            with self.session_factory() as session, session.begin():
+                session.add_all(rows)
+
+
+def _place(ref: DeviceRef | None) -> dict:
+    if ref is None:
+        return {}
+    return {"resident_id": ref.resident_id, "room_id": ref.room_id, "site_id": ref.site_id}
+
+
+def _from_fall(found: FallDetection, ref: DeviceRef | None) -> Detection:
+    key = str(found.device_key)
+    return Detection(
+        type=DetectionType(found.type), subject=key, t=found.t, confidence=found.confidence, device_key=key,
+        evidence={"detector": "wrist_fall", "features": found.features, "thresholds": found.thresholds,
+                  **found.evidence},
+        **_place(ref),
+    )
+
+
+def _device_side(event: DeviceEvent, ref: DeviceRef | None) -> list[Detection]:
+    kind = _DEVICE_SIDE.get(event.kind)
+    if kind is None:
+        return []
+    state = DetectionState.CLEARED if event.state == EventState.CLEARED else DetectionState.ACTIVE
+    return [Detection(type=kind, subject=event.device_key, t=event.ts, state=state, device_key=event.device_key,
+                      evidence={"detector": "device", "source": event.source, "event": str(event.kind),
+                                "event_state": str(event.state), "detail": event.detail},
+                      **_place(ref))]
+
+
+def _availability(status: DeviceStatus, ref: DeviceRef | None) -> list[Detection]:
+    if ref is None:  # pending devices are nobody's responsibility yet: no offline alerts for them
+        return []
+    state = DetectionState.ACTIVE if status.availability == Availability.OFFLINE else DetectionState.CLEARED
+    return [Detection(type=DetectionType.DEVICE_OFFLINE, subject=status.device_key, t=status.ts, state=state,
+                      device_key=status.device_key,
+                      evidence={"detector": "supervision", "source": status.source, "reason": status.reason,
+                                "supervision_s": ref.supervision_s},
+                      **_place(ref))]
+
+
+def _record(det: Detection, now: float) -> DetectionRecord:
+    return DetectionRecord(type=str(det.type), state=str(det.state), subject=det.subject, t=det.t,
+                           confidence=det.confidence, device_key=det.device_key, resident_id=det.resident_id,
+                           room_id=det.room_id, site_id=det.site_id, evidence=_jsonable(det.evidence),
+                           recorded_at=now)
+
+
+def _jsonable(value):
+    """Make evidence JSON-safe (NumPy scalars and arrays become plain numbers and lists)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value

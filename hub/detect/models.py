@@ -1,0 +1,28 @@
+"""Table of detections: what the detectors concluded, with their evidence, for alerts and auditors."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Float, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.db import Base
+
+
+class DetectionRecord(Base):
+    """One detection as emitted (the alerts domain turns these into alerts)."""
+
+    __tablename__ = "detections"
+    __table_args__ = (Index("ix_detections_t", "t"), Index("ix_detections_subject", "subject"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(200))
+    t: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)
+    device_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    resident_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    room_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    site_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    evidence: Mapped[dict] = mapped_column(JSON, default=dict)
+    recorded_at: Mapped[float] = mapped_column(Float)

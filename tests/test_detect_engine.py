@@ -1,0 +1,71 @@
+"""Detection engine: device-side signals and health become detections once per change, with evidence."""
+
+import numpy as np
+import pytest
+
+from device_drivers.model import AccelBatch, Availability, DeviceEvent, DeviceStatus, EventKind, EventState
+from hub import migrate
+from hub.db import make_engine, make_session_factory
+from hub.detect.engine import DetectionEngine
+from hub.detect.models import DetectionRecord
+from hub.devices.directory import DeviceRef
+
+REF = DeviceRef(id=7, kind="smoke_detector", name="smoke", site_id=1, room_id=2, resident_id=3, supervision_s=60.0,
+                tags={})
+
+
+@pytest.fixture
+def engine(tmp_path):
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    migrate.upgrade(url)
+    db = make_engine(url)
+    factory = make_session_factory(db)
+    eng = DetectionEngine(session_factory=factory, clock=lambda: 1000.0)
+    yield eng, factory
+    db.dispose()
+
+
+def _rows(factory):
+    with factory() as session:
+        return [(r.type, r.state, r.subject) for r in session.query(DetectionRecord).order_by(DetectionRecord.id)]
+
+
+def test_conditions_are_detected_on_change_only(engine):
+    eng, factory = engine
+    for state in (EventState.CLEARED, EventState.ACTIVE, EventState.ACTIVE, EventState.CLEARED, EventState.CLEARED):
+        eng.on_message(DeviceEvent("z2m:s", EventKind.BATTERY_LOW, state, 1.0, "zigbee2mqtt"), REF)
+    eng.on_message(DeviceStatus("z2m:s", Availability.ONLINE, 2.0, "z2m"), REF)
+    eng.on_message(DeviceStatus("z2m:s", Availability.OFFLINE, 3.0, "supervision", "silent"), REF)
+    eng.on_message(DeviceStatus("z2m:s", Availability.ONLINE, 4.0, "health"), REF)
+    eng.flush()
+    assert _rows(factory) == [("battery_low", "active", "z2m:s"), ("battery_low", "cleared", "z2m:s"),
+                              ("device_offline", "active", "z2m:s"), ("device_offline", "cleared", "z2m:s")]
+
+
+def test_device_side_fall_and_every_sos_press_are_recorded_at_once(engine):
+    eng, factory = engine
+    eng.on_message(DeviceEvent("imei:1", EventKind.FALL, EventState.MOMENTARY, 5.0, "watch"), REF)
+    eng.on_message(DeviceEvent("z2m:b", EventKind.SOS, EventState.MOMENTARY, 6.0, "zigbee2mqtt"), REF)
+    eng.on_message(DeviceEvent("z2m:b", EventKind.SOS, EventState.MOMENTARY, 7.0, "zigbee2mqtt"), REF)
+    # No flush(): life-safety detections are committed on the thread that found them.
+    assert _rows(factory) == [("fall", "active", "imei:1"), ("sos", "active", "z2m:b"), ("sos", "active", "z2m:b")]
+
+
+def test_wrist_fall_from_accel_batches_is_a_detection_with_evidence(engine):
+    eng, factory = engine
+    rate, t0 = 50, 1_700_000_000.0
+    quiet = np.tile([0.0, 0.0, 1.0], (rate * 4, 1))
+    free = np.tile([0.0, 0.0, 0.2], (rate // 5, 1))
+    impact = np.tile([3.0, 4.0, 2.0], (3, 1))
+    lying = np.tile([1.0, 0.0, 0.05], (rate * 8, 1))
+    xyz = np.vstack([quiet, free, impact, lying]).astype(np.float32)
+    t = t0 + np.arange(len(xyz)) / rate
+    for start in range(0, len(xyz), rate):
+        eng.on_message(AccelBatch("ch:wb", t[start:start + rate], xyz[start:start + rate], "native"), REF)
+    with factory() as session:
+        rows = session.query(DetectionRecord).all()
+    assert [r.type for r in rows] in (["fall"], ["fall_suspected"])
+    impact_t = t0 + (len(quiet) + len(free)) / rate
+    assert abs(rows[0].t - impact_t) < 0.2
+    assert rows[0].evidence["detector"] == "wrist_fall" and rows[0].evidence["features"]
+    assert rows[0].resident_id == 3
