@@ -140,16 +140,17 @@ def bare_subscriber(port: int, root: str, expect: int, idle_s: float, conn) -> N
 
 
 def _wait_stable(counter, expect: int, idle_s: float, timeout: float = 600.0) -> None:
-    """Return once `counter()` reached `expect` or stopped moving for `idle_s` after it started."""
+    """Return once `counter()` (or its first item) reached `expect`, or it stopped moving for `idle_s`."""
     deadline = time.monotonic() + timeout
-    last, since = -1, time.monotonic()
+    last, since = None, time.monotonic()
     while time.monotonic() < deadline:
         n = counter()
-        if n >= expect:
+        progress = n[0] if isinstance(n, tuple) else n
+        if progress >= expect:
             return
         if n != last:
             last, since = n, time.monotonic()
-        elif n and time.monotonic() - since > idle_s:
+        elif progress and time.monotonic() - since > idle_s:
             return
         time.sleep(0.01)
 
@@ -260,7 +261,8 @@ def hub_phase(ctx, hub, probe: Probe, port: int, devices: int, count: int, rate:
     pub, pub_report = run_publisher(ctx, port, HUB_ROOT, devices, count, rate, sos)
     pub.join()
     report = {"publisher": pub_report.recv()}
-    _wait_stable(lambda: probe.n, count, 3.0)
+    # Done when every message was processed, or when neither arrivals nor processing moved for 5 s.
+    _wait_stable(lambda: (probe.n, received._value.get()), count, 5.0)
     report.update(
         n=probe.n, first=probe.first, last=probe.last, latencies=probe.latencies, sos=probe.sos_latencies,
         received=received._value.get() - base["received"],

@@ -23,6 +23,8 @@ DEVICES_CSV = "\n".join([
     "Sunshine Home,A,101,Wang Fang,sos_button,TuYa,TS0215A_sos,zigbee2mqtt,0x00124b0024c1a001,home1/room101/sos,"
     ",,,,3600,SOS 101",
     "Sunshine Home,A,101,Wang Fang,wristband,CareHub,WB-1,native,,,,,,wb-101,900,Wristband 101",
+    "Sunshine Home,A,101,,smoke_detector,HEIMAN,HS1SA,zigbee2mqtt,0x00124b0024c1a002,home1/room101/smoke,"
+    ",,,,3600,Smoke 101",
 ]) + "\n"
 
 
@@ -69,6 +71,21 @@ def test_z2m_sos_press_is_an_event_in_the_api_within_one_second(hub, mosquitto):
     assert events[0]["is_alarm"] and events[0]["state"] in ("momentary", "active")
     assert events[0]["device_id"] is not None, "the SOS button is bound, so the event names the device"
     assert elapsed < 1.0, f"SOS visible after {elapsed:.3f} s"
+
+
+def test_smoke_alarm_flag_is_a_fire_detection_within_one_second(hub, mosquitto):
+    started = time.monotonic()
+    subprocess.run(["mosquitto_pub", "-p", str(mosquitto.port), "-q", "1", "-t", "zigbee2mqtt/home1/room101/smoke",
+                    "-m", '{"battery":96.5,"linkquality":92,"smoke":true,"battery_low":false}'], check=True)
+    found = []
+    while time.monotonic() - started < 5 and not found:
+        found = [d for d in httpx.get(f"{hub.url}/api/detections").json()
+                 if d["type"] in ("fire_suspected", "fire") and d["device_key"] == "z2m:home1/room101/smoke"]
+        time.sleep(0.02)
+    elapsed = time.monotonic() - started
+    assert found, "no fire detection"
+    assert found[-1]["state"] == "active" and found[-1]["room_id"] is not None and found[-1]["evidence"]
+    assert elapsed < 1.0, f"fire detection after {elapsed:.3f} s"
 
 
 def test_hostile_payloads_are_counted_by_reason_and_do_not_stall_alarms(hub, mosquitto):

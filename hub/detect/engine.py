@@ -9,10 +9,21 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from device_drivers.model import AccelBatch, Availability, DeviceEvent, DeviceStatus, EventKind, EventState, Message
+from device_drivers.model import (
+    AccelBatch,
+    Availability,
+    DeviceEvent,
+    DeviceStatus,
+    EventKind,
+    EventState,
+    Message,
+    Reading,
+)
 from hub.detect.detection import Detection, DetectionState, DetectionType
 from hub.detect.fall import FallDetection, FallDetector
+from hub.detect.fire import FireGasDetector
 from hub.detect.models import DetectionRecord
+from hub.detect.vitals import VitalsDetector
 from hub.devices.directory import DeviceRef
 
 log = logging.getLogger(__name__)
@@ -27,6 +38,7 @@ _DEVICE_SIDE = {
     EventKind.TAMPER: DetectionType.TAMPER,
     EventKind.FAULT: DetectionType.FAULT,
 }
+_VITALS = frozenset({"heart_rate", "spo2"})
 # Conditions (not one-off events): only changes are detections, not every report that repeats the state.
 _CONDITIONS = {DetectionType.BATTERY_LOW, DetectionType.TAMPER, DetectionType.FAULT, DetectionType.DEVICE_OFFLINE}
 # Life-safety detections are committed at once, on the thread that found them; the rest in batches.
@@ -42,6 +54,8 @@ class DetectionEngine:
         self.session_factory = session_factory
         self.clock = clock
         self.fall = FallDetector(fall_capacity, clock=clock)
+        self.fire = FireGasDetector(clock)
+        self.vitals = VitalsDetector(clock)
         self.tick_interval = tick_interval
         self.listeners: list[Callable[[Detection], None]] = []
         self.emitted = 0
@@ -69,7 +83,11 @@ class DetectionEngine:
                 found = self.fall.update(message.device_key, message.t, message.xyz)
                 detections = [_from_fall(f, ref) for f in found]
             elif isinstance(message, DeviceEvent):
-                detections = _device_side(message, ref)
+                detections = _device_side(message, ref) + self.fire.update(message, ref)
+            elif isinstance(message, Reading):
+                detections = self.fire.update(message, ref)
+                if message.metric in _VITALS:
+                    detections += self.vitals.update(message, ref)
             elif isinstance(message, DeviceStatus):
                 detections = _availability(message, ref)
             detections = [d for d in detections if self._changes_condition(d)]
@@ -93,7 +111,7 @@ class DetectionEngine:
         while not self._stop.wait(self.tick_interval):
             try:
                 with self._lock:
-                    detections = [_from_fall(f, None) for f in self.fall.poll()]
+                    detections = [_from_fall(f, None) for f in self.fall.poll()] + self.fire.tick()
                 self._emit(detections)
                 self.flush()
             except Exception:

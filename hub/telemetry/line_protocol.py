@@ -3,7 +3,8 @@
 Schema (documented in docs/telemetry.md):
 - one measurement per domain, chosen from the reading's metric (`MEASUREMENT_BY_METRIC`, else `sensor`);
   the field key is the metric name and the value is always a float;
-- `device_events`: one point per DeviceEvent, tags `kind` and `state`, field `value=1`;
+- `device_events`: one point per DeviceEvent, tags `kind` and `state`, field `value=1` (the device's own
+  `kind` tag becomes `device_kind` there);
 - `device_status`: one point per DeviceStatus, tags `availability` (and `reason`), field `online` 1/0;
 - `accel`: optional per-batch summaries of wrist acceleration (`accel_samples`, `accel_rms_g`,
   `accel_peak_g`);
@@ -140,6 +141,10 @@ def encode_event(event: DeviceEvent, tags: Mapping[str, str] | None = None,
                  cache: TagCache = _DEFAULT_CACHE) -> str:
     """Return the line for a device event: kind and state as tags, value=1."""
     state = event.state.value if isinstance(event.state, EventState) else str(event.state)
+    if tags and "kind" in tags:
+        # `kind` here is the event's kind; a repeated tag key makes InfluxDB refuse the line, so the
+        # device's kind (a per-device tag) is carried as `device_kind` on event points.
+        tags = {("device_kind" if k == "kind" else k): v for k, v in tags.items()}
     return (f"{EVENTS_MEASUREMENT}{cache.tags(event.device_key, event.source, tags)}"
             f",kind={escape_key(str(event.kind))},state={escape_key(state)} value=1.0 {ts_ms(event.ts)}")
 
