@@ -65,6 +65,9 @@ def publisher(port: int, root: str, devices: int, count: int, rate: float, sos: 
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{uuid.uuid4().hex[:8]}")
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
+    if os.environ.get("PUB_NODELAY"):
+        import socket
+        client.on_socket_open = lambda c, u, sock: sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     client.connect("127.0.0.1", port)
     client.loop_start()
     topics = [f"{root}/bench/dev{i}" for i in range(devices)]
@@ -86,7 +89,7 @@ def publisher(port: int, root: str, devices: int, count: int, rate: float, sos: 
                 sos_sent += 1
                 # Tuya TS0215A_sos: an emergency action at QoS 1, as an SOS must survive a reconnect.
                 publish(sos_topic, b'{"action":"emergency","battery":100,"linkquality":80,"last_seen":%d}'
-                        % int(t * 1000), qos=1)
+                        % int(t * 1000), qos=int(os.environ.get("BENCH_SOS_QOS", "1")))
         d = i % devices
         publish(topics[d], prefixes[d] + b"%d}" % int(t * 1000), qos=0)
     finished = now()

@@ -69,3 +69,21 @@ def test_wrist_fall_from_accel_batches_is_a_detection_with_evidence(engine):
     assert abs(rows[0].t - impact_t) < 0.2
     assert rows[0].evidence["detector"] == "wrist_fall" and rows[0].evidence["features"]
     assert rows[0].resident_id == 3
+
+
+def test_inactivity_state_survives_a_restart_through_the_database(tmp_path):
+    url = f"sqlite:///{tmp_path / 'snap.db'}"
+    migrate.upgrade(url)
+    db = make_engine(url)
+    factory = make_session_factory(db)
+    now = [1_700_000_000.0]
+    first = DetectionEngine(session_factory=factory, clock=lambda: now[0], tick_interval=3600)
+    first.start()
+    first.on_message(DeviceEvent("z2m:b", EventKind.BUTTON, EventState.MOMENTARY, now[0], "zigbee2mqtt"), REF)
+    first.stop()
+    second = DetectionEngine(session_factory=factory, clock=lambda: now[0], tick_interval=3600)
+    second.start()
+    assert second.inactivity.is_registered(REF.resident_id)
+    assert second.inactivity.snapshot() == first.inactivity.snapshot()
+    second.stop()
+    db.dispose()

@@ -21,7 +21,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 3, 2, tzinfo=TZ).timestamp()  # a Monday, local midnight; no DST in this zone
 M, H, DAY = 60.0, 3600.0, 86400.0
 TICK = 60.0
-GAP = (10 * H, 15 * H)  # the injected 5-hour daytime gap, local time of day
+GAP_S = 5 * H  # the injected daytime gap
 
 Event = tuple[float, object, str, object]
 
@@ -36,13 +36,14 @@ class Clock:
         return self.t
 
 
-def routine(seed: int, days: int, rid: object = 1, *, gap_day: int | None = None,
+def routine(seed: int, days: int, rid: object = 1, *, gap_day: int | None = None, gap_start: float = 10 * H,
             no_wake_day: int | None = None) -> list[Event]:
     """Return a resident's events for `days` days from T0: (t, resident, kind, arg), sorted.
 
     Wake 07:00 +- 30 min, activity every 2-10 min, a 30-90 min nap after lunch, two 20-50 min TV
     spells, bed 22:30 +- 20 min, a night bathroom visit on 40 % of nights, an outing (door + away)
-    on 35 % of days. The random draws do not depend on `gap_day`, so the routine is the same.
+    on 35 % of days. `gap_day` removes activity for GAP_S from `gap_start` (local time of day) and
+    has no outing; the random draws do not depend on it, so the routine is otherwise the same.
     """
     rng = np.random.default_rng(seed)
     events: list[Event] = []
@@ -77,7 +78,7 @@ def routine(seed: int, days: int, rid: object = 1, *, gap_day: int | None = None
             day += [(o0, rid, "act", "door"), (o0 + 60, rid, "away", True), (o1, rid, "away", False),
                     (o1 + 30, rid, "act", "door")]
         if gap_day == d:
-            acts = [(x, src) for x, src in acts if not mid + GAP[0] <= x < mid + GAP[1]]
+            acts = [(x, src) for x, src in acts if not mid + gap_start <= x < mid + gap_start + GAP_S]
         if no_wake_day == d:
             acts = [(x, src) for x, src in acts if x >= mid + 12 * H]
             day = [e for e in day if e[0] >= mid + 12 * H]
@@ -136,77 +137,122 @@ def local_hour(t: float) -> int:
     return datetime.fromtimestamp(t, TZ).hour
 
 
-def expected_crossing(table: list[float | None], a: float, p: InactivityParams) -> float:
-    """Return the first t with t - a >= threshold of t's local hour, hour by hour (independent walk)."""
-    night_start = p.is_night(local_hour(a))
-    lo = a
-    while True:
-        h = local_hour(lo)
-        end = (lo // H + 1) * H  # whole-hour offset zone: local hours end on UTC hours
-        thr = table[h]
-        if thr is None:
-            thr = p.night_default_s if (night_start or p.is_night(h)) else p.default_daytime_s
-        cross = max(lo, a + thr)
-        if cross < end:
-            return cross
-        lo = end
+def threshold_curve(table: list[float | None], t: float, p: InactivityParams) -> float:
+    """Return the day-gap threshold at t: hourly values at hour midpoints joined linearly (own code)."""
+    values = [x if x is not None else p.default_daytime_s for x in table[:24]]
+    x = (t - T0) % DAY / H  # local hours: fixed-offset zone and T0 is a local midnight
+    h = int(x)
+    assert not p.is_night(h), "day gaps only"
+    other = (h + 1 if x >= h + 0.5 else h - 1) % 24
+    if p.is_night(other):
+        return values[h]
+    return values[h] + abs(x - h - 0.5) * (values[other] - values[h])
 
 
 # ----------------------------------------------------------------- the 14-day routine
 
 
-def test_normal_fourteen_days_raise_nothing_for_two_residents() -> None:
+def test_normal_fourteen_days_raise_nothing_for_eight_residents() -> None:
     det, clock = make()
-    events = sorted(routine(7, 14, 1) + routine(8, 14, 2), key=lambda e: e[0])
+    events = sorted((e for rid in range(8) for e in routine(20 + rid, 14, rid)), key=lambda e: e[0])
     started = time.process_time()
     dets = run(det, clock, events, T0, T0 + 14 * DAY)
     cpu = time.process_time() - started
-    assert of(dets, DetectionType.INACTIVITY) == []
     assert dets == []
-    assert cpu < 5.0, f"14 days x 2 residents took {cpu:.2f} s CPU"
-    # the baseline is learned: every daytime hour has a threshold, nights stay long
-    table = det.baseline(1, T0 + 14 * DAY)["threshold"]
-    assert all(table[h] is not None for h in range(8, 22))
-    assert all(2 * H <= table[h] <= 12 * H for h in range(8, 22))
-    assert all(table[h] is None or table[h] >= 10 * H for h in (23, 0, 1, 2, 3, 4, 5))
+    assert cpu < 5.0, f"14 days x 8 residents took {cpu:.2f} s CPU"
+    # the baseline is learned: every daytime hour has a threshold; nights have none (sleep rule);
+    # the up-by time lies after the latest wake-up of the routine (07:30)
+    for rid in range(8):
+        table = det.baseline(rid, T0 + 14 * DAY)["threshold"]
+        assert all(2 * H <= table[h] <= 12 * H for h in range(8, 22))
+        assert all(table[h] is None for h in (22, 23, 0, 1, 2, 3, 4, 5, 6))
+        assert 7.5 * H < table[24] < 10 * H
 
 
-@pytest.mark.parametrize("seed", [7, 8, 11])
-def test_injected_five_hour_gap_fires_within_fifteen_minutes_of_learned_threshold(seed: int) -> None:
+@pytest.mark.parametrize(("seed", "gap_start"), [(7, 10 * H), (8, 10 * H), (11, 12.75 * H), (12, 16 * H)])
+def test_injected_five_hour_gap_fires_within_fifteen_minutes_of_learned_threshold(seed: int,
+                                                                                  gap_start: float) -> None:
     det, clock = make()
-    events = routine(seed, 15, 1, gap_day=14)
+    events = routine(seed, 15, 1, gap_day=14, gap_start=gap_start)
     dets = run(det, clock, events, T0, T0 + 15 * DAY)
     fired = of(dets, DetectionType.INACTIVITY)
     assert len(fired) == 1
     d = fired[0]
     ev = d.evidence
     day14 = T0 + 14 * DAY
-    assert day14 + 9 * H < ev["last_activity_t"] < day14 + GAP[0]
-    assert ev["basis"] == "learned" and ev["history_days"] >= 7
+    assert day14 + gap_start - 1.5 * H < ev["last_activity_t"] < day14 + gap_start
+    assert ev["basis"] == "learned_hour" and ev["history_days"] >= 7 and not ev["sleep_gap"]
     # the threshold in force is the learned one of the hour where the gap crossed it
     table = det.baseline(1, ev["last_activity_t"])["threshold"]
-    assert ev["threshold_s"] == pytest.approx(table[ev["hour"]])
-    assert d.t == pytest.approx(expected_crossing(table, ev["last_activity_t"], det.params))
+    # fired where the gap age first met the threshold curve: equal there, below it every minute before
+    a = ev["last_activity_t"]
+    assert d.t - a == pytest.approx(threshold_curve(table, d.t, det.params), abs=1e-3)
+    assert ev["threshold_s"] == pytest.approx(d.t - a, abs=1e-3)
+    assert all(t - a < threshold_curve(table, t, det.params) for t in np.arange(a + M, d.t - 1.0, M))
     lag = ev["detected_at"] - (ev["last_activity_t"] + ev["threshold_s"])
     assert 0.0 <= lag <= 15 * M
     assert ev["detected_at"] - d.t < TICK
-    assert d.t < day14 + GAP[1] and d.subject == "resident:1" and d.resident_id == 1
+    assert d.t < day14 + gap_start + GAP_S and d.subject == "resident:1" and d.resident_id == 1
     cleared = of(dets, DetectionType.INACTIVITY, DetectionState.CLEARED)
-    assert len(cleared) == 1 and cleared[0].t >= day14 + GAP[1]
+    assert len(cleared) == 1 and cleared[0].t >= day14 + gap_start + GAP_S
     assert cleared[0].evidence["reason"] == "activity"
 
 
-def test_resident_not_up_in_the_morning_fires_at_first_hour_they_are_always_up() -> None:
+@pytest.mark.parametrize("seed", [7, 8])
+def test_resident_not_up_in_the_morning_fires_at_the_learned_up_by_time(seed: int) -> None:
     det, clock = make()
-    events = routine(7, 15, 1, no_wake_day=14)
+    events = routine(seed, 15, 1, no_wake_day=14)
     dets = run(det, clock, events, T0, T0 + 14 * DAY + 12 * H)
     fired = of(dets, DetectionType.INACTIVITY)
     assert len(fired) == 1
     d = fired[0]
-    assert d.evidence["basis"] == "learned" and d.evidence["gap_began_at_night"]
-    # wake-up is 06:30-07:30 in this routine: 07:00-08:00 is a mixed hour, by 08:00 it is abnormal
-    assert d.t == T0 + 14 * DAY + 8 * H
-    assert d.evidence["gap_s"] > d.evidence["threshold_s"]
+    ev = d.evidence
+    assert ev["basis"] == "learned_wake" and ev["sleep_gap"] and ev["history_days"] >= 7
+    # up by = max(median + 3 MADn, 90th percentile) of the wake-up times + 30 min, local time of day
+    up_by = max(ev["median_s"] + 3 * ev["madn_s"], ev["quantile_s"]) + 30 * M
+    assert ev["up_by_s"] == pytest.approx(up_by)
+    assert d.t == pytest.approx(T0 + 14 * DAY + up_by)
+    assert 7.5 * H < up_by < 10 * H  # after the latest wake-up of the routine, before mid-morning
+    assert 0 <= ev["detected_at"] - d.t < TICK
+
+
+def with_history(hours: dict[int, float], wake_s: float | None, days: int = 7) -> tuple[InactivityDetector, Clock]:
+    """Return a detector whose resident 1 has `days` identical learned days, loaded via restore."""
+    det, clock = make(T0 + days * DAY)
+    det.register(1)
+    snap = det.snapshot()
+    day0 = datetime.fromtimestamp(T0, TZ).toordinal()
+    row = [hours.get(h, 600.0) if not det.params.is_night(h) else None for h in range(24)] + [wake_s]
+    snap["residents"][0]["history"] = [[day0 + d, row] for d in range(days)]
+    det.restore(json.loads(json.dumps(snap)))
+    return det, clock
+
+
+def test_threshold_curve_pins_the_crossing_between_hour_midpoints() -> None:
+    # hour 14 learned 3 h every day -> 3.5 h (3 h + 30 min margin); every other day hour -> the 2 h floor.
+    # Midpoints 13:30 = 2 h, 14:30 = 3.5 h, 15:30 = 2 h: a gap from 12:00 (age t - 12) meets the falling
+    # piece 3.5 - 1.5 (t - 14.5) at t = 14.9 h = 14:54, not at the 15:00 hour boundary.
+    det, clock = with_history({14: 3 * H}, 7 * H)
+    day = T0 + 7 * DAY
+    assert det.baseline(1, day)["threshold"][13:16] == [2 * H, 3.5 * H, 2 * H]
+    dets = run(det, clock, [(day + 12 * H, 1, "act", "motion")], day, day + 18 * H)
+    fired = of(dets, DetectionType.INACTIVITY)
+    assert [d.t for d in fired] == [pytest.approx(day + 14.9 * H)]
+    ev = fired[0].evidence
+    assert ev["threshold_s"] == pytest.approx(2.9 * H) and ev["hour"] == 14
+    assert (ev["basis"], ev["history_days"], ev["median_s"], ev["madn_s"]) == ("learned_hour", 7, 3 * H, 0.0)
+
+
+def test_learned_wake_time_pins_the_sleep_gap() -> None:
+    det, clock = with_history({}, 7 * H)  # up at 07:00 every day -> up by 07:30
+    day = T0 + 7 * DAY
+    events: list[Event] = [(day + 22.5 * H, 1, "act", "motion"), (day + DAY + 3 * H, 1, "act", "motion")]
+    dets = run(det, clock, events, day, day + DAY + 12 * H)
+    fired = of(dets, DetectionType.INACTIVITY)
+    assert [d.t for d in fired] == [day + DAY + 7.5 * H]  # the 03:00 bathroom visit does not move it
+    ev = fired[0].evidence
+    assert ev["basis"] == "learned_wake" and ev["up_by_local"] == "07:30" and ev["sleep_gap"]
+    assert ev["threshold_s"] == 4.5 * H and ev["last_activity_t"] == day + DAY + 3 * H
 
 
 # ----------------------------------------------------------------- defaults, away
@@ -229,13 +275,18 @@ def test_before_history_the_four_hour_daytime_default_applies_exactly() -> None:
     assert cleared[0].evidence["gap_s"] == pytest.approx(7 * H + 30)
 
 
-def test_before_history_a_night_gap_uses_the_night_default() -> None:
+@pytest.mark.parametrize(("last_h", "fire_h"), [
+    (22.5, 24 + 8.5),  # bedtime 22:30: 10 h night default
+    (24 + 3, 24 + 11),  # last seen 03:00: 4 h after the night ends (07:00)
+    (20, 24 + 6),  # day gap from 20:00 runs into the night: 10 h after 20:00
+])
+def test_before_history_a_sleep_gap_uses_the_night_defaults(last_h: float, fire_h: float) -> None:
     det, clock = make()
-    events: list[Event] = [(T0 + 22.5 * H, 1, "act", "motion")]
-    dets = run(det, clock, events, T0, T0 + DAY + 12 * H)
+    events: list[Event] = [(T0 + last_h * H, 1, "act", "motion")]
+    dets = run(det, clock, events, T0, T0 + DAY + 14 * H)
     fired = of(dets, DetectionType.INACTIVITY)
-    assert [d.t for d in fired] == [T0 + DAY + 8.5 * H]
-    assert fired[0].evidence["basis"] == "default_night"
+    assert [d.t for d in fired] == [T0 + fire_h * H]
+    assert fired[0].evidence["basis"] == "default_night" and fired[0].evidence["sleep_gap"]
 
 
 def test_away_suppresses_and_return_restarts_the_gap() -> None:
@@ -334,6 +385,18 @@ def test_checkin_window_and_away_at_deadline() -> None:
                            (T0 + 2 * DAY + 9 * H, 1, "away", True)]
     dets = run(det, clock, events, T0, T0 + 3 * DAY)
     assert [d.t for d in of(dets, DetectionType.MISSED_CHECKIN)] == [T0 + 10 * H]
+
+
+def test_checkin_deadline_is_local_wall_clock_across_dst() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    start = datetime(2026, 3, 27, tzinfo=berlin).timestamp()  # clocks go forward on Sunday 29 March
+    clock = Clock(start)
+    det = InactivityDetector(clock, capacity=2, tz="Europe/Berlin")
+    det.set_checkin(1, "10:00")
+    dets = run(det, clock, [], start, start + 3 * DAY)
+    missed = of(dets, DetectionType.MISSED_CHECKIN)
+    assert [datetime.fromtimestamp(d.t, berlin).strftime("%d %H:%M") for d in missed] == ["28 10:00", "29 10:00"]
+    assert missed[1].t - missed[0].t == 23 * H
 
 
 # ----------------------------------------------------------------- persistence, state

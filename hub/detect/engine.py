@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from device_drivers.model import (
@@ -22,7 +23,8 @@ from device_drivers.model import (
 from hub.detect.detection import Detection, DetectionState, DetectionType
 from hub.detect.fall import FallDetection, FallDetector
 from hub.detect.fire import FireGasDetector
-from hub.detect.models import DetectionRecord
+from hub.detect.inactivity import ActivitySource, InactivityDetector
+from hub.detect.models import DetectionRecord, DetectorSnapshot
 from hub.detect.vitals import VitalsDetector
 from hub.devices.directory import DeviceRef
 
@@ -38,6 +40,8 @@ _DEVICE_SIDE = {
     EventKind.TAMPER: DetectionType.TAMPER,
     EventKind.FAULT: DetectionType.FAULT,
 }
+WRIST_MOVING_STD_G = 0.03  # spread of |a| within a 1 s batch above sensor noise: the arm moved
+HEART_RATE_FRESH_S = 600.0  # a heart rate this recent means the band is on a wrist
 _VITALS = frozenset({"heart_rate", "spo2"})
 # Conditions (not one-off events): only changes are detections, not every report that repeats the state.
 _CONDITIONS = {DetectionType.BATTERY_LOW, DetectionType.TAMPER, DetectionType.FAULT, DetectionType.DEVICE_OFFLINE}
@@ -50,13 +54,19 @@ class DetectionEngine:
     """Owns the detectors for a hub; call `on_message` for every processed canonical message."""
 
     def __init__(self, *, session_factory: sessionmaker[Session], clock: Callable[[], float] = time.time,
-                 fall_capacity: int = 20_000, tick_interval: float = 1.0) -> None:
+                 fall_capacity: int = 20_000, inactivity_capacity: int = 20_000,
+                 tick_interval: float = 1.0, snapshot_interval: float = 60.0) -> None:
         self.session_factory = session_factory
         self.clock = clock
         self.fall = FallDetector(fall_capacity, clock=clock)
         self.fire = FireGasDetector(clock)
         self.vitals = VitalsDetector(clock)
+        self.inactivity = InactivityDetector(clock, capacity=inactivity_capacity)
+        self._last_heart_rate: dict[int, float] = {}
+        self._last_steps: dict[str, float] = {}
+        self._next_snapshot = 0.0
         self.tick_interval = tick_interval
+        self.snapshot_interval = snapshot_interval
         self.listeners: list[Callable[[Detection], None]] = []
         self.emitted = 0
         self._lock = threading.Lock()
@@ -66,14 +76,29 @@ class DetectionEngine:
         self._thread = threading.Thread(target=self._run, name="carehub-detect", daemon=True)
 
     def start(self) -> None:
-        """Start the timer thread (fall candidates of silent devices, batched writes)."""
+        """Restore learned state, then start the timer thread (timers, silent devices, batched writes)."""
+        with self.session_factory() as session:
+            saved = session.get(DetectorSnapshot, "inactivity")
+        if saved is not None:
+            try:
+                self.inactivity.restore(saved.data)
+            except (ValueError, KeyError):
+                log.exception("inactivity snapshot unusable; learning starts again")
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the timer thread and write what is pending."""
+        """Stop the timer thread, write what is pending and save learned state."""
         self._stop.set()
         self._thread.join(10)
         self.flush()
+        self.save_snapshot()
+
+    def save_snapshot(self) -> None:
+        """Persist the inactivity detector's baselines and running timers."""
+        with self._lock:
+            data = self.inactivity.snapshot()
+        with self.session_factory() as session, session.begin():
+            session.merge(DetectorSnapshot(name="inactivity", data=data, saved_at=self.clock()))
 
     def on_message(self, message: Message, ref: DeviceRef | None) -> None:
         """Run the detectors that care about `message` (a processor listener)."""
@@ -90,8 +115,44 @@ class DetectionEngine:
                     detections += self.vitals.update(message, ref)
             elif isinstance(message, DeviceStatus):
                 detections = _availability(message, ref)
+            if ref is not None and ref.resident_id is not None:
+                detections += self._resident_activity(message, ref)
             detections = [d for d in detections if self._changes_condition(d)]
         self._emit(detections)
+
+    def _resident_activity(self, message: Message, ref: DeviceRef) -> list[Detection]:
+        """Tell the inactivity detector what this message says about its resident (lock held)."""
+        rid = ref.resident_id
+        if not self.inactivity.is_registered(rid):
+            self.inactivity.register(rid, site_id=ref.site_id, room_id=ref.room_id)
+        if isinstance(message, AccelBatch):
+            if len(message.t) < 2:
+                return []
+            moving = bool(np.linalg.norm(message.xyz, axis=1).std() > WRIST_MOVING_STD_G)
+            hr_fresh = message.ts - self._last_heart_rate.get(rid, -1e18) < HEART_RATE_FRESH_S
+            out = self.inactivity.wear(rid, message.ts, moving=moving, heart_rate_present=hr_fresh)
+            if moving:
+                out += self.inactivity.activity(rid, message.ts, ActivitySource.WRISTBAND)
+            return out
+        if isinstance(message, Reading):
+            if message.metric == "heart_rate" and message.value > 0:
+                self._last_heart_rate[rid] = message.ts
+            elif message.metric in ("presence", "occupancy", "motion") and message.value > 0:
+                source = ActivitySource.PRESENCE if message.metric == "presence" else ActivitySource.MOTION
+                return self.inactivity.activity(rid, message.ts, source)
+            elif message.metric == "steps":
+                previous = self._last_steps.get(message.device_key)
+                self._last_steps[message.device_key] = message.value
+                if previous is not None and message.value > previous:
+                    return self.inactivity.activity(rid, message.ts, ActivitySource.STEPS)
+            return []
+        if isinstance(message, DeviceEvent):
+            if message.kind == EventKind.CHECKIN:
+                return self.inactivity.checkin(rid, message.ts)
+            if message.kind in (EventKind.BUTTON, EventKind.SOS, EventKind.PRESENCE):
+                source = ActivitySource.PRESENCE if message.kind == EventKind.PRESENCE else ActivitySource.BUTTON
+                return self.inactivity.activity(rid, message.ts, source)
+        return []
 
     def _changes_condition(self, det: Detection) -> bool:
         if det.type not in _CONDITIONS:
@@ -112,8 +173,12 @@ class DetectionEngine:
             try:
                 with self._lock:
                     detections = [_from_fall(f, None) for f in self.fall.poll()] + self.fire.tick()
+                    detections += self.inactivity.tick()
                 self._emit(detections)
                 self.flush()
+                if self.clock() >= self._next_snapshot:
+                    self._next_snapshot = self.clock() + self.snapshot_interval
+                    self.save_snapshot()
             except Exception:
                 log.exception("detector tick failed")
 

@@ -3,22 +3,30 @@
 One small state machine per resident, the state kept in NumPy arrays indexed by slot; the clock is
 injected and `tick()` evaluates every timer at clock time (docs/detection_inactivity.md).
 
-Method: the gap age a(t) = t - (last activity before t) is compared with a per-resident, per-local-hour
-threshold learned from the same resident's history ("how old may a gap normally get at this hour").
-For every day d and local hour h the detector records M[d, h] = the largest gap age reached inside
-hour h while the resident was at home; a closed gap [a, b] contributes, to each hour it overlaps,
-its age at min(b, hour end). Over the completed days of the last `history_days` the threshold of
-hour h is
+Method. A gap runs from the resident's last activity; it is a *day gap* while it lies wholly in the
+day window and becomes a *sleep gap* once it overlaps the night window (default 22:00-07:00 local).
 
-    thr[h] = clip(max(median + k_mad * MADn, Q_quantile) + margin_s, floor(h), ceiling_s)
+* Day gaps: the gap age a(t) = t - last activity is compared with a per-resident, per-local-hour
+  threshold. For every day d and day hour h the detector records M[d, h] = the largest age a day gap
+  reached inside hour h; over the completed days of the last `history_days`
 
-(median and MADn = 1.4826 * MAD: Rousseeuw & Croux, "Alternatives to the median absolute deviation",
-JASA 1993; the high quantile guards against bimodal hours such as the wake-up hour, where MAD alone
-collapses onto one mode). Hours with fewer than `min_history_days` observed days use the default:
-`night_default_s` when the gap began in the night window, `default_daytime_s` otherwise.
-The gap fires at the first instant t with a(t) >= thr[hour(t)] (thresholds frozen, per gap, from the
-days before the gap began), so it is exact to the second and does not depend on the tick period.
-A long sleep is therefore normal at 03:00 and abnormal at 08:00 if the resident is always up by 07:30.
+      thr[h] = clip(max(median + k_mad * MADn, Q_quantile) + margin_s, daytime_floor_s, ceiling_s)
+
+  (MADn = 1.4826 * MAD, Rousseeuw & Croux, "Alternatives to the median absolute deviation",
+  JASA 1993). thr[h] sits at the midpoint of hour h and neighbouring day hours are joined linearly
+  (flat towards the night), giving a continuous curve thr(t); the gap fires at the first instant
+  with a(t) >= thr(t), so at the crossing the gap equals the threshold in force.
+* Sleep gaps: age is the wrong yardstick (a night bathroom visit restarts it), so the detector
+  learns when the resident gets up: W[d] = the local time a sleep gap of at least `sleep_min_s`
+  ended before `morning_end_h`, the latest one of the morning. The gap fires at the learned
+  "up by" time of day max(median + k_mad * MADn, Q_quantile) + margin_s (never sooner than
+  daytime_floor_s after the last activity, never later than ceiling_s after it).
+
+Hours (or the wake time) with fewer than `min_history_days` observed days use the defaults:
+`default_daytime_s` for day gaps, and for sleep gaps the earlier of `night_default_s` after the
+last activity and `default_daytime_s` after the night ends. Thresholds are frozen per gap from the
+days before the gap began, so the crossing instant is exact to the second, does not depend on the
+tick period, and is the same after a snapshot/restore.
 
 Suppression: "away from home" stops the gap (no timing, no learning); a wristband that shows neither
 movement nor heart rate for `not_worn_s` raises `not_worn`, and for a resident without ambient
@@ -42,9 +50,12 @@ import numpy as np
 from hub.detect.detection import Detection, DetectionState, DetectionType
 
 HOURS = 24
+WAKE = HOURS  # ring column of the wake-up time of day, after the 24 hourly gap ages
 MADN = 1.4826  # MAD -> standard deviation under normality (Rousseeuw & Croux 1993)
 SNAPSHOT_VERSION = 1
 NAN = float("nan")
+# How the threshold of a gap was derived (evidence "basis").
+BASES = ("learned_hour", "default_day", "learned_wake", "default_night")
 
 
 class ActivitySource(StrEnum):
@@ -76,10 +87,11 @@ class InactivityParams:
     night_start_h: int = 22  # night window [night_start_h, night_end_h) local hours
     night_end_h: int = 7
     default_daytime_s: float = 4 * 3600.0  # before enough history: "no activity for 4 h in the daytime"
-    night_default_s: float = 10 * 3600.0  # before enough history, gaps that began at night
-    daytime_floor_s: float = 2 * 3600.0  # a learned daytime threshold is never shorter
-    night_floor_s: float = 10 * 3600.0  # a learned night threshold is never shorter
+    night_default_s: float = 10 * 3600.0  # before enough history: sleep gaps
+    daytime_floor_s: float = 2 * 3600.0  # no learned threshold is shorter
     ceiling_s: float = 12 * 3600.0  # no threshold is longer
+    sleep_min_s: float = 3600.0  # a sleep gap this long that ends before morning_end_h is a wake-up
+    morning_end_h: int = 12
     min_history_days: int = 7  # observed days an hour needs before its learned threshold applies
     history_days: int = 28  # ring of per-day rows; the last history_days - 1 completed days are used
     k_mad: float = 3.0
@@ -90,13 +102,14 @@ class InactivityParams:
 
     def __post_init__(self) -> None:
         ZoneInfo(self.tz)  # refuse an unknown zone at construction, not at 03:00
-        if not (0 <= self.night_start_h < HOURS and 0 <= self.night_end_h < HOURS):
-            raise ValueError("night hours must be in 0..23")
-        if min(self.default_daytime_s, self.night_default_s, self.daytime_floor_s, self.night_floor_s) <= 0:
-            raise ValueError("defaults and floors must be positive")
-        if max(self.default_daytime_s, self.night_default_s, self.daytime_floor_s,
-               self.night_floor_s) > self.ceiling_s:
-            raise ValueError("defaults and floors must not exceed ceiling_s")
+        if not (0 <= self.night_start_h < HOURS and 0 <= self.night_end_h <= self.morning_end_h < HOURS):
+            raise ValueError("need hours in 0..23 and night_end_h <= morning_end_h")
+        if self.night_start_h == self.night_end_h or self.night_start_h < self.morning_end_h:
+            raise ValueError("the night window must be non-empty and start after morning_end_h")
+        if min(self.default_daytime_s, self.night_default_s, self.daytime_floor_s, self.sleep_min_s) <= 0:
+            raise ValueError("defaults, floor and sleep_min_s must be positive")
+        if max(self.default_daytime_s, self.night_default_s, self.daytime_floor_s) > self.ceiling_s:
+            raise ValueError("defaults and floor must not exceed ceiling_s")
         if self.history_days < 2 or not 1 <= self.min_history_days < self.history_days:
             raise ValueError("need 1 <= min_history_days < history_days")
         if not 0.0 < self.quantile <= 1.0 or self.not_worn_s <= 0 or not 0 < self.checkin_window_s <= 86400:
@@ -152,7 +165,6 @@ class InactivityDetector:
         self.tz: tzinfo = ZoneInfo(self.params.tz)
         p = self.params
         self._night = np.array([p.is_night(h) for h in range(HOURS)])
-        self._floor = np.where(self._night, p.night_floor_s, p.daytime_floor_s)
         self._slots: dict[Hashable, int] = {}
         self._keys: list[Hashable | None] = [None] * capacity
         self._meta: list[tuple[int | None, int | None]] = [(None, None)] * capacity  # (site_id, room_id)
@@ -166,6 +178,7 @@ class InactivityDetector:
         self.due_t = np.full(capacity, np.nan)  # crossing time of the open gap; NaN = not computed
         self.due_thr = np.full(capacity, np.nan)
         self.due_hour = np.full(capacity, -1, np.int8)
+        self.due_basis = np.zeros(capacity, np.int8)  # index into BASES
         self.away = np.zeros(capacity, bool)
         self.ambient = np.zeros(capacity, bool)  # an ambient (motion/presence) source was ever seen
         # local hour of the last activity, cached so most activities cost no time-zone arithmetic
@@ -182,10 +195,11 @@ class InactivityDetector:
         self.ck_next = np.full(capacity, np.nan)  # next enforced deadline, epoch
         self.ck_last = np.full(capacity, np.nan)
         self.ck_missed = np.zeros(capacity, bool)
-        # learned baseline: M[day, hour] ring, plus the threshold table of one local day, cached
+        # learned baseline: ring of per-day rows [M[day, 0..23], W[day]], and the thresholds of one
+        # local day (hours, then the up-by time of day), cached
         self.ring_day = np.full((capacity, p.history_days), -1, np.int32)
-        self.ring = np.full((capacity, p.history_days, HOURS), np.nan, np.float32)
-        self.thr = np.full((capacity, HOURS), np.nan)
+        self.ring = np.full((capacity, p.history_days, HOURS + 1), np.nan, np.float32)
+        self.thr = np.full((capacity, HOURS + 1), np.nan)
         self.thr_day = np.full(capacity, -1, np.int32)
 
     # ----------------------------------------------------------------- slots
@@ -201,6 +215,10 @@ class InactivityDetector:
             self._meta[s] = (None, None)
             self._clear(s, baseline=True)
         return s
+
+    def is_registered(self, resident_id: Hashable) -> bool:
+        """Return True when the resident already has a slot."""
+        return resident_id in self._slots
 
     def register(self, resident_id: Hashable, *, site_id: int | None = None, room_id: int | None = None) -> int:
         """Allocate a resident's slot and record where detections about them belong."""
@@ -232,6 +250,7 @@ class InactivityDetector:
         self.open[s] = self.learnable[s] = self.fired[s] = self.away[s] = False
         self.due_t[s] = self.due_thr[s] = NAN
         self.due_hour[s] = -1
+        self.due_basis[s] = 0
         self.hour_end[s] = -np.inf
         self.off_since[s] = self.worn_sign_t[s] = NAN
         self.nw_active[s] = False
@@ -248,7 +267,7 @@ class InactivityDetector:
     def state_bytes_per_resident(self) -> int:
         """Return the bytes of array state held per resident slot."""
         arrays = (self.last_t, self.last_src, self.open, self.learnable, self.fired, self.due_t, self.due_thr,
-                  self.due_hour, self.away, self.ambient, self.hour_day, self.hour_idx, self.hour_end,
+                  self.due_hour, self.due_basis, self.away, self.ambient, self.hour_day, self.hour_idx, self.hour_end,
                   self.off_since, self.worn_sign_t, self.nw_active, self.ck_deadline, self.ck_window,
                   self.ck_next, self.ck_last, self.ck_missed, self.ring_day, self.ring, self.thr, self.thr_day)
         return sum(a.nbytes for a in arrays) // self.capacity
@@ -356,7 +375,6 @@ class InactivityDetector:
         """
         s = self.slot(resident_id)
         t = self.clock() if t is None else float(t)
-        self.ck_missed[s] = False
         if deadline is None:
             self.ck_deadline[s] = self.ck_next[s] = NAN
             return
@@ -405,7 +423,7 @@ class InactivityDetector:
         ev = {"last_activity_t": last, "last_activity_source": SOURCES[self.last_src[s]].value,
               "gap_s": cross - last, "threshold_s": float(self.due_thr[s]), "hour": hour,
               "detected_at": now, "gap_s_at_detection": now - last}
-        ev.update(self._explain(s, hour))
+        ev.update(self._explain(s))
         return self._det(s, DetectionType.INACTIVITY, DetectionState.ACTIVE, cross, ev)
 
     def _fire_not_worn(self, s: int, now: float) -> Detection:
@@ -431,60 +449,59 @@ class InactivityDetector:
                 out.append(self._det(s, DetectionType.MISSED_CHECKIN, DetectionState.ACTIVE, d, {
                     "deadline_t": d, "deadline_local": datetime.fromtimestamp(d, self.tz).isoformat(),
                     "window_start_t": d - window, "last_checkin_t": _f(last), "detected_at": now}))
-            self.ck_next[s] = self._deadline_after(s, d)
+            self.ck_next[s] = self._next_tod(d, float(self.ck_deadline[s]))
         return out
 
-    def _deadline_after(self, s: int, t: float) -> float:
-        """Return the first local deadline of slot `s` strictly after `t` (DST-safe wall-clock arithmetic)."""
-        day = datetime.fromtimestamp(t, self.tz).date()
-        offset = timedelta(seconds=float(self.ck_deadline[s]))
-        for add in range(3):
-            cand = (datetime(day.year, day.month, day.day, tzinfo=self.tz) + timedelta(days=add) + offset)
-            ts = cand.timestamp()
-            if ts > t:
-                return ts
-        raise AssertionError("unreachable: a deadline exists within three days")
-
     def _first_deadline(self, s: int, t: float) -> float:
-        d = self._deadline_after(s, t)
+        d = self._next_tod(t, float(self.ck_deadline[s]))
         while d - float(self.ck_window[s]) < t:
-            d = self._deadline_after(s, d)
+            d = self._next_tod(d, float(self.ck_deadline[s]))
         return d
 
     # ----------------------------------------------------------------- learning
-    def _record(self, s: int, day: int, hour: int, age: float) -> None:
+    def _record(self, s: int, day: int, col: int, value: float) -> None:
         row = day % self.params.history_days
         if self.ring_day[s, row] != day:
             self.ring[s, row] = np.nan
             self.ring_day[s, row] = day
-        old = self.ring[s, row, hour]
-        if not age <= old:  # also when old is NaN
-            self.ring[s, row, hour] = age
+        old = self.ring[s, row, col]
+        if not value <= old:  # also when old is NaN
+            self.ring[s, row, col] = value
 
     def _learn(self, s: int, a: float, b: float) -> None:
-        """Record the closed gap [a, b]: its age at min(b, hour end) in every local hour it overlaps."""
+        """Record the closed gap [a, b]: hourly ages of a day gap, or the wake-up that ends a sleep gap."""
         day, hour, end = int(self.hour_day[s]), int(self.hour_idx[s]), float(self.hour_end[s])
+        hours = [(day, hour, min(b, end) - a)]
         while b >= end:
-            self._record(s, day, hour, end - a)
             day, hour, end = self._local(end)
-        self._record(s, day, hour, b - a)
+            hours.append((day, hour, min(b, end) - a))
+        if not any(self._night[h] for _, h, _ in hours):
+            for day, hour, age in hours:
+                self._record(s, day, hour, age)
+            return
+        wake = datetime.fromtimestamp(b, self.tz)
+        tod = wake.hour * 3600.0 + wake.minute * 60.0 + wake.second + wake.microsecond * 1e-6
+        if b - a >= self.params.sleep_min_s and wake.hour < self.params.morning_end_h:
+            self._record(s, wake.toordinal(), WAKE, tod)
 
     def _stats(self, s: int, day: int) -> dict[str, np.ndarray]:
-        """Return per-hour statistics and thresholds from the completed days before local `day`."""
+        """Return per-column statistics and thresholds from the completed days before local `day`."""
         p = self.params
         rd = self.ring_day[s]
         # history_days - 1 days: the row of day - history_days is the one `day` itself overwrites.
         rows = self.ring[s, (rd >= 0) & (rd < day) & (rd > day - p.history_days)].astype(np.float64)
-        n = np.sum(~np.isnan(rows), axis=0) if len(rows) else np.zeros(HOURS, np.int64)
+        n = np.sum(~np.isnan(rows), axis=0) if len(rows) else np.zeros(HOURS + 1, np.int64)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN hours: no history yet
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no history yet
             if len(rows):
                 med = np.nanmedian(rows, axis=0)
                 madn = MADN * np.nanmedian(np.abs(rows - med), axis=0)
                 q = np.nanquantile(rows, p.quantile, axis=0)
             else:
-                med = madn = q = np.full(HOURS, np.nan)
-        learned = np.clip(np.maximum(med + p.k_mad * madn, q) + p.margin_s, self._floor, p.ceiling_s)
+                med = madn = q = np.full(HOURS + 1, np.nan)
+        learned = np.maximum(med + p.k_mad * madn, q) + p.margin_s
+        learned[:HOURS] = np.clip(learned[:HOURS], p.daytime_floor_s, p.ceiling_s)
+        learned[WAKE] = min(learned[WAKE], p.morning_end_h * 3600.0)
         thr = np.where(n >= p.min_history_days, learned, np.nan)
         return {"n": n, "median": med, "madn": madn, "quantile": q, "threshold": thr}
 
@@ -494,41 +511,96 @@ class InactivityDetector:
             self.thr_day[s] = day
         return self.thr[s]
 
-    def _default(self, hour: int, night_start: bool) -> float:
-        p = self.params
-        return p.night_default_s if (night_start or self._night[hour]) else p.default_daytime_s
+    def _next_tod(self, t: float, tod: float) -> float:
+        """Return the first instant strictly after `t` whose local wall-clock time is `tod` seconds."""
+        day = datetime.fromtimestamp(t, self.tz).date()
+        offset = timedelta(seconds=tod)
+        for add in range(3):
+            ts = (datetime(day.year, day.month, day.day, tzinfo=self.tz) + timedelta(days=add) + offset).timestamp()
+            if ts > t:
+                return ts
+        raise AssertionError("unreachable: a time of day recurs within three days")
+
+    def _day_values(self, table: np.ndarray) -> np.ndarray:
+        """Return the threshold of every day hour, learned or default (NaN for night hours)."""
+        values = np.where(np.isnan(table[:HOURS]), self.params.default_daytime_s, table[:HOURS])
+        return np.where(self._night, np.nan, values)
+
+    def _curve(self, values: np.ndarray, hour: int, end: float) -> list[tuple[float, float, float, float]]:
+        """Return the two linear pieces (t0, y0, t1, y1) of the threshold curve in a local hour.
+
+        Hourly thresholds sit at hour midpoints and are joined linearly, held flat towards the night
+        window, so a gap never turns abnormal merely because the clock passed an hour boundary.
+        """
+        mid, start, v = end - 1800.0, end - 3600.0, float(values[hour])
+        prev, nxt = float(values[(hour - 1) % HOURS]), float(values[(hour + 1) % HOURS])
+        y0 = v if math.isnan(prev) else (prev + v) / 2
+        y1 = v if math.isnan(nxt) else (v + nxt) / 2
+        return [(start, y0, mid, v), (mid, v, end, y1)]
 
     def _compute_due(self, s: int) -> None:
-        """Find the first t >= last activity with t - last >= threshold[local hour of t]."""
+        """Find the crossing instant of the open gap (day-gap threshold curve, then the sleep rule)."""
+        p = self.params
         a = float(self.last_t[s])
         day, hour, end = int(self.hour_day[s]), int(self.hour_idx[s]), float(self.hour_end[s])
         table = self._table(s, day)  # frozen per gap: days before the gap began
-        night_start = bool(self._night[hour])
+        values = self._day_values(table)
         lo = a
-        for _ in range(int(self.params.ceiling_s // 3600) + 3):
-            thr = float(table[hour])
-            if math.isnan(thr):
-                thr = self._default(hour, night_start)
-            cross = max(lo, a + thr)
-            if cross < end:
-                self.due_t[s], self.due_thr[s], self.due_hour[s] = cross, thr, hour
+        while not self._night[hour]:
+            for t0, y0, t1, y1 in self._curve(values, hour, end):
+                if t1 <= lo:
+                    continue
+                slope = (y1 - y0) / (t1 - t0)
+                first = max(lo, t0)
+                # age(t) - thr(t) is linear on the piece: first t where it reaches 0, if any
+                if first - a >= y0 + slope * (first - t0):
+                    cross = first
+                elif t1 - a >= y1:
+                    cross = max(first, (a + y0 - slope * t0) / (1.0 - slope))
+                else:
+                    continue
+                basis = 1 if math.isnan(table[hour]) else 0
+                self._set_due(s, cross, y0 + slope * (cross - t0), hour, basis)
                 return
             lo = end
             _, hour, end = self._local(end)
-        raise AssertionError("unreachable: every threshold is at most ceiling_s")
+        # The gap reached the night window at `lo`: judge it by when the resident normally gets up.
+        if math.isnan(table[WAKE]):
+            night_end = self._next_tod(lo, p.night_end_h * 3600.0)
+            cross = min(a + p.night_default_s, night_end + p.default_daytime_s)
+            basis = 3
+        else:
+            cross = max(self._next_tod(lo, float(table[WAKE])), a + p.daytime_floor_s)
+            basis = 2
+        cross = min(cross, a + p.ceiling_s)
+        self._set_due(s, cross, cross - a, self._local(cross)[1], basis)
 
-    def _explain(self, s: int, hour: int) -> dict[str, Any]:
-        """Return how the threshold of a local hour was derived, for the evidence."""
+    def _set_due(self, s: int, cross: float, thr: float, hour: int, basis: int) -> None:
+        """Set the crossing instant and the threshold in force there (a sleep gap's: its length)."""
+        self.due_t[s] = cross
+        self.due_thr[s] = thr
+        self.due_hour[s] = hour
+        self.due_basis[s] = basis
+
+    def _explain(self, s: int) -> dict[str, Any]:
+        """Return how the threshold of the open gap was derived, for the evidence."""
         p = self.params
+        basis = BASES[int(self.due_basis[s])]
+        col = WAKE if basis.endswith("wake") or basis.endswith("night") else int(self.due_hour[s])
         st = self._stats(s, int(self.thr_day[s]))
-        night_start = bool(self._night[int(self.hour_idx[s])])
-        learned = not math.isnan(st["threshold"][hour])
-        basis = "learned" if learned else ("default_night" if (night_start or self._night[hour]) else "default_day")
-        return {"basis": basis, "history_days": int(st["n"][hour]), "min_history_days": p.min_history_days,
-                "median_s": _f(float(st["median"][hour])), "madn_s": _f(float(st["madn"][hour])),
-                "quantile_s": _f(float(st["quantile"][hour])), "quantile": p.quantile, "k_mad": p.k_mad,
-                "margin_s": p.margin_s, "floor_s": float(self._floor[hour]), "ceiling_s": p.ceiling_s,
-                "gap_began_at_night": night_start, "tz": p.tz}
+        out: dict[str, Any] = {
+            "basis": basis, "history_days": int(st["n"][col]), "min_history_days": p.min_history_days,
+            "median_s": _f(float(st["median"][col])), "madn_s": _f(float(st["madn"][col])),
+            "quantile_s": _f(float(st["quantile"][col])), "quantile": p.quantile, "k_mad": p.k_mad,
+            "margin_s": p.margin_s, "floor_s": p.daytime_floor_s, "ceiling_s": p.ceiling_s,
+            "sleep_gap": col == WAKE, "tz": p.tz}
+        if col == WAKE:
+            # the wake statistics are local times of day in seconds after midnight
+            up_by = float(self.thr[s, WAKE])
+            out["up_by_s"] = _f(up_by)
+            if not math.isnan(up_by):
+                out["up_by_local"] = f"{int(up_by // 3600):02d}:{int(up_by % 3600 // 60):02d}"
+        return out
 
     # ----------------------------------------------------------------- inspection
     def baseline(self, resident_id: Hashable, t: float | None = None) -> dict[str, list[Any]]:

@@ -26,3 +26,13 @@ class DetectionRecord(Base):
     site_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     evidence: Mapped[dict] = mapped_column(JSON, default=dict)
     recorded_at: Mapped[float] = mapped_column(Float)
+
+
+class DetectorSnapshot(Base):
+    """Detector state that cannot be rebuilt from a few seconds of data (learned baselines, timers)."""
+
+    __tablename__ = "detector_snapshots"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    data: Mapped[dict] = mapped_column(JSON)
+    saved_at: Mapped[float] = mapped_column(Float)
