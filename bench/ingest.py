@@ -27,6 +27,7 @@ import multiprocessing as mp
 import os
 import platform
 import shutil
+import socket
 import statistics
 import sys
 import tempfile
@@ -62,12 +63,12 @@ def publisher(port: int, root: str, devices: int, count: int, rate: float, sos: 
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{uuid.uuid4().hex[:8]}")
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
+                         client_id=f"bench-pub-{uuid.uuid4().hex[:8]}")
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
-    if os.environ.get("PUB_NODELAY"):
-        import socket
-        client.on_socket_open = lambda c, u, sock: sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # No Nagle on the device side: a publisher stalled 40 ms by delayed ACKs is not the hub's latency.
+    client.on_socket_open = lambda _c, _u, sock: sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     client.connect("127.0.0.1", port)
     client.loop_start()
     topics = [f"{root}/bench/dev{i}" for i in range(devices)]
@@ -89,7 +90,7 @@ def publisher(port: int, root: str, devices: int, count: int, rate: float, sos: 
                 sos_sent += 1
                 # Tuya TS0215A_sos: an emergency action at QoS 1, as an SOS must survive a reconnect.
                 publish(sos_topic, b'{"action":"emergency","battery":100,"linkquality":80,"last_seen":%d}'
-                        % int(t * 1000), qos=int(os.environ.get("BENCH_SOS_QOS", "1")))
+                        % int(t * 1000), qos=1)
         d = i % devices
         publish(topics[d], prefixes[d] + b"%d}" % int(t * 1000), qos=0)
     finished = now()
@@ -122,7 +123,7 @@ def bare_subscriber(port: int, root: str, expect: int, idle_s: float, conn) -> N
         obj = loads(message.payload)
         t = now()
         seen = obj.get("last_seen")
-        if seen is None:
+        if seen is None or "action" in obj:  # the end marker and the SOS presses are not telemetry
             return
         if not state["n"]:
             state["first"] = t
@@ -130,7 +131,8 @@ def bare_subscriber(port: int, root: str, expect: int, idle_s: float, conn) -> N
         state["last"] = t
         latencies.append(t - seen / 1000.0)
 
-    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"bench-bare-{uuid.uuid4().hex[:8]}")
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
+                         client_id=f"bench-bare-{uuid.uuid4().hex[:8]}")
     client.on_connect, client.on_subscribe, client.on_message = on_connect, on_subscribe, on_message
     client.connect("127.0.0.1", port)
     client.loop_start()
@@ -238,13 +240,13 @@ def run_publisher(ctx, port: int, root: str, devices: int, count: int, rate: flo
     return proc, recv
 
 
-def baseline_phase(ctx, port: int, devices: int, count: int, rate: float) -> dict:
+def baseline_phase(ctx, port: int, devices: int, count: int, rate: float, sos: bool) -> dict:
     """Run the bare subscriber against one published stream; return its report and the publisher's."""
     parent, child = ctx.Pipe()
     sub = ctx.Process(target=bare_subscriber, args=(port, BARE_ROOT, count, 3.0, child), daemon=True)
     sub.start()
     assert parent.recv() == "ready"
-    pub, pub_report = run_publisher(ctx, port, BARE_ROOT, devices, count, rate)
+    pub, pub_report = run_publisher(ctx, port, BARE_ROOT, devices, count, rate, sos)
     pub.join()
     report = parent.recv()
     sub.join()
@@ -289,7 +291,11 @@ def main() -> None:
     ap.add_argument("--devices", type=int, default=1000)
     ap.add_argument("--messages", type=int, default=200_000)
     ap.add_argument("--paced-seconds", type=float, default=20.0)
+    ap.add_argument("--paced-rate", type=float, default=0.0,
+                    help="msg/s of the latency phases (default: half the measured hub rate)")
     ap.add_argument("--influx", choices=("v1", "local"), default="v1")
+    ap.add_argument("--broker-nagle", action="store_true",
+                    help="keep Mosquitto's default (Nagle on) to see what set_tcp_nodelay changes")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
     args = ap.parse_args()
 
@@ -307,6 +313,12 @@ def main() -> None:
     try:
         broker = start_mosquitto(tmp / "mosquitto")
         servers.append(broker)
+        if not args.broker_nagle:
+            # Mosquitto leaves Nagle on by default; with QoS 1 alarms in the stream it holds QoS 0
+            # telemetry ~40 ms (delayed ACK). Production brokers should set this too (docs/performance.md).
+            conf = broker.workdir / "mosquitto.conf"
+            conf.write_text(conf.read_text() + "set_tcp_nodelay true\n")
+            broker.restart()
         influx_url = ""
         if args.influx == "v1":
             influx = start_influxdb1(tmp / "influxdb")
@@ -326,7 +338,7 @@ def main() -> None:
 
         print(f"CareHub ingest benchmark: {args.devices} devices, {args.messages} messages, "
               f"influx={args.influx}, nproc={os.cpu_count()}, Python {platform.python_version()}", flush=True)
-        bare = baseline_phase(ctx, broker.port, args.devices, args.messages, 0.0)
+        bare = baseline_phase(ctx, broker.port, args.devices, args.messages, 0.0, sos=False)
         bare_rate = rate_of(bare, "received")
         print(f"  baseline saturating: {bare['received']}/{args.messages} received, {bare_rate:,.0f} msg/s", flush=True)
 
@@ -334,9 +346,9 @@ def main() -> None:
         hub_rate = rate_of(sat, "n")
         print(f"  hub saturating: {sat['n']}/{args.messages} processed, {hub_rate:,.0f} msg/s", flush=True)
 
-        paced_rate = hub_rate / 2
+        paced_rate = args.paced_rate or hub_rate / 2
         paced_count = int(paced_rate * args.paced_seconds)
-        bare_paced = baseline_phase(ctx, broker.port, args.devices, paced_count, paced_rate)
+        bare_paced = baseline_phase(ctx, broker.port, args.devices, paced_count, paced_rate, sos=True)
         paced = hub_phase(ctx, hub, probe, broker.port, args.devices, paced_count, paced_rate, sos=True)
 
         hub.stop()
@@ -344,7 +356,8 @@ def main() -> None:
         hub = None
         influx_points = None
         if influx_url:
-            influx_points = influx_count(influx_url, "carehub_bench", 'SELECT count("battery") FROM "device"')
+            influx_points = influx_count(influx_url, "carehub_bench",
+                                         """SELECT count("battery") FROM "device" WHERE "kind"='smoke_detector'""")
 
         report(args, bare, sat, bare_paced, paced, bare_rate, hub_rate, paced_rate, stats, influx_points)
     finally:

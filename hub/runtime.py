@@ -115,10 +115,16 @@ class Hub:
         self.engine.dispose()
 
     def _refresh_loop(self) -> None:
-        # Devices bound or imported by another process (CLI) become known within a few seconds.
+        # Devices bound or imported by another process (CLI) become known within a few seconds; a full
+        # reload (which costs the ingest threads GIL time) only when the registry changed, or each minute.
+        beats = 0
         while not self._stop.wait(5.0):
+            beats += 1
             try:
-                self.directory.refresh()
+                if beats % 12 == 0:
+                    self.directory.refresh()
+                else:
+                    self.directory.refresh_if_changed()
             except Exception:
                 log.exception("device directory refresh failed")
 

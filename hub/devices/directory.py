@@ -13,13 +13,13 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, case, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from device_drivers.model import DeviceInfo
 from hub.db import transaction
 from hub.devices import service
-from hub.devices.models import PENDING_PAYLOAD_BYTES, Device, PendingDevice
+from hub.devices.models import PENDING_PAYLOAD_BYTES, Device, DeviceIdentifier, PendingDevice
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ class DeviceDirectory:
         self._session_factory = session_factory
         self.pending_cap = pending_cap
         self._refs: dict[str, DeviceRef] = {}
+        self._fingerprint: tuple | None = None
         self._lock = threading.Lock()  # guards the pending bookkeeping below, never lookups
         self._pending_keys: set[str] = set()
         self._dirty: dict[str, _PendingDelta] = {}
@@ -90,9 +91,19 @@ class DeviceDirectory:
         """Return every (key, DeviceRef) pair."""
         return list(self._refs.items())
 
+    def refresh_if_changed(self) -> bool:
+        """Reload only when the registry's fingerprint changed (cheap enough to poll every few seconds)."""
+        with self._session_factory() as db_session:
+            fingerprint = _fingerprint(db_session)
+        if fingerprint == self._fingerprint:
+            return False
+        self.refresh()
+        return True
+
     def refresh(self) -> None:
         """Reload every device and the set of pending keys from the database."""
         with self._session_factory() as db_session:
+            self._fingerprint = _fingerprint(db_session)
             devices = service.list_devices(db_session=db_session)
             pending_keys = set(db_session.scalars(select(PendingDevice.device_key)))
         refs: dict[str, DeviceRef] = {}
@@ -217,3 +228,13 @@ def _apply_hints(row: PendingDevice, info: DeviceInfo) -> None:
     if info.aliases:
         aliases = [a for a in dict.fromkeys([*(row.aliases or []), *info.aliases]) if a != row.device_key]
         row.aliases = [a for a in aliases if len(a) <= _KEY_MAX][:20]
+
+
+def _fingerprint(db_session) -> tuple:
+    """Counts and highest ids of devices, identifiers and pending rows: they change when another process
+    imports, binds or deletes devices."""
+    return (
+        db_session.execute(select(func.count(Device.id), func.max(Device.id))).one(),
+        db_session.execute(select(func.count()).select_from(DeviceIdentifier)).scalar(),
+        db_session.execute(select(func.count()).select_from(PendingDevice)).scalar(),
+    )

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from device_drivers.model import AccelBatch, DeviceEvent, DeviceInfo, DeviceStatus, Message, Reading
+from device_drivers.model import AccelBatch, DeviceEvent, DeviceInfo, DeviceStatus, EventState, Message, Reading
 from hub import metrics
 from hub.devices.directory import DeviceDirectory, DeviceRef
 from hub.events.models import DeviceEventRecord
@@ -62,6 +62,7 @@ class Processor:
         self.flush_interval = flush_interval
         self.listeners: list[Listener] = []
         self.processed = 0
+        self._conditions: dict[tuple[str, str], str] = {}
         self._pending_events: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -141,10 +142,12 @@ class Processor:
             if isinstance(message, Reading):
                 self.telemetry.enqueue_reading(message, ref.tags if ref else None)
             elif isinstance(message, DeviceEvent):
-                self.telemetry.enqueue_event(message, ref.tags if ref else None)
-                if not (recorded and message.is_alarm):
-                    with self._lock:
-                        self._pending_events.append(event_row(message, ref, delivery.received_at))
+                # Unchanged conditions are not stored; listeners (detectors) still see every report.
+                if self._condition_changed(key, message):
+                    self.telemetry.enqueue_event(message, ref.tags if ref else None)
+                    if not (recorded and message.is_alarm):
+                        with self._lock:
+                            self._pending_events.append(event_row(message, ref, delivery.received_at))
             elif isinstance(message, DeviceStatus):
                 self.telemetry.enqueue_status(message, ref.tags if ref else None)
                 with self._lock:
@@ -156,6 +159,21 @@ class Processor:
             self._notify(message, ref)
         self.processed += 1
         _LATENCY[recorded].observe(time.monotonic() - delivery.received_mono)
+
+    def _condition_changed(self, key: str, event: DeviceEvent) -> bool:
+        """Return True for momentary events and for conditions (smoke, battery_low, ...) that changed.
+
+        Devices repeat every flag in every state report; recording only changes keeps the event log
+        about what happened instead of what stayed the same.
+        """
+        if event.state == EventState.MOMENTARY:
+            return True
+        slot = (key, event.kind)
+        previous = self._conditions.get(slot)
+        self._conditions[slot] = event.state
+        if previous is None:
+            return event.state == EventState.ACTIVE  # a first "all clear" is the normal state, not news
+        return previous != event.state
 
     def _resolve(self, message: Message, delivery: Delivery) -> DeviceRef | None:
         ref = self.directory.lookup(message.device_key)
