@@ -69,6 +69,7 @@ class EmbeddedBroker:
         conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
             f"persistence_location {workdir}/\nmax_queued_messages 100000\nlog_dest none\n"
+            "set_tcp_nodelay true\n"
         )
         self._proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)
