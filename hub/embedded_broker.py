@@ -5,30 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-import socket
 import subprocess
 import threading
-import time
 from pathlib import Path
 
+from hub.ports import free_port, wait_for_port
+
 log = logging.getLogger(__name__)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"embedded broker did not listen on port {port}")
 
 
 class EmbeddedBroker:
@@ -37,7 +20,7 @@ class EmbeddedBroker:
     def __init__(self, data_dir: Path, prefer: str = "auto") -> None:
         self.data_dir = data_dir
         self.prefer = prefer
-        self.port = _free_port()
+        self.port = free_port()
         self.kind = ""
         self._proc: subprocess.Popen | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -59,7 +42,7 @@ class EmbeddedBroker:
             self._start_mosquitto(mosquitto)
         else:
             self._start_amqtt()
-        _wait_port(self.port)
+        wait_for_port(self.port, timeout=15.0)
         log.info("embedded broker (%s) on %s", self.kind, self.url)
 
     def _start_mosquitto(self, binary: str) -> None:

@@ -48,6 +48,13 @@ class HubProcess:
         return subprocess.run([sys.executable, "-m", "hub", *args], env=self.env, capture_output=True,
                               text=True, timeout=120)
 
+    def import_devices(self, csv_text: str) -> None:
+        """Register devices from CSV text with `carehub devices import`; fail the test on any bad row."""
+        path = self.workdir / "devices.csv"
+        path.write_text(csv_text, encoding="utf-8")
+        result = self.cli("devices", "import", str(path))
+        assert result.returncode == 0, result.stdout + result.stderr
+
     def start(self, timeout: float = 30.0) -> None:
         """Start the hub and wait until its API answers and MQTT is connected."""
         log = open(self.workdir / "hub.log", "ab")

@@ -132,10 +132,7 @@ def hub(mosquitto, influxdb1, tmp_path):
     proc = HubProcess(tmp_path / "hub-outage", mqtt_port=mosquitto.port, client_id=f"hub-outage-{RUN}",
                       extra_env={"CAREHUB_INFLUX_URL": influxdb1.url, "CAREHUB_INFLUX_API": "v1",
                                  "CAREHUB_INFLUX_DATABASE": DATABASE})
-    csv = proc.workdir / "devices.csv"
-    csv.write_text(DEVICES_CSV)
-    result = proc.cli("devices", "import", str(csv))
-    assert result.returncode == 0, result.stdout + result.stderr
+    proc.import_devices(DEVICES_CSV)
     proc.start()
     yield proc
     proc.stop()

@@ -62,10 +62,7 @@ def hub(mosquitto, tmp_path_factory):
     proc = HubProcess(tmp_path_factory.mktemp("hub-nbiot"), mqtt_port=mosquitto.port,
                       client_id=f"hub-nbiot-{uuid.uuid4().hex[:8]}",
                       extra_env={"CAREHUB_PUSH_API_KEYS": json.dumps([API_KEY])})
-    csv = proc.workdir / "devices.csv"
-    csv.write_text(DEVICES_CSV)
-    result = proc.cli("devices", "import", str(csv))
-    assert result.returncode == 0, result.stdout + result.stderr
+    proc.import_devices(DEVICES_CSV)
     proc.start()
     yield proc
     proc.stop()

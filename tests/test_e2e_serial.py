@@ -43,10 +43,7 @@ def serial_hub(mosquitto, pty_pair, tmp_path):
     hub = HubProcess(tmp_path / "hub-serial", mqtt_port=mosquitto.port,
                      client_id=f"hub-serial-{uuid.uuid4().hex[:8]}",
                      extra_env={"CAREHUB_SERIAL_PORTS": json.dumps([pty_pair.hub_end])})
-    csv = hub.workdir / "devices.csv"
-    csv.write_text(DEVICES_CSV)
-    result = hub.cli("devices", "import", str(csv))
-    assert result.returncode == 0, result.stdout + result.stderr
+    hub.import_devices(DEVICES_CSV)
     hub.start()
     try:
         # pyserial flushes the input buffer when it opens the port: write only once the hub has it open.

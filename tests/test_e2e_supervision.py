@@ -31,10 +31,7 @@ DEVICES_CSV = "\n".join([
 def hub(mosquitto, tmp_path_factory):
     proc = HubProcess(tmp_path_factory.mktemp("hub-supervision"), mqtt_port=mosquitto.port,
                       client_id=f"hub-sup-{RUN}")
-    csv = proc.workdir / "devices.csv"
-    csv.write_text(DEVICES_CSV)
-    result = proc.cli("devices", "import", str(csv))
-    assert result.returncode == 0, result.stdout + result.stderr
+    proc.import_devices(DEVICES_CSV)
     proc.start()
     yield proc
     proc.stop()

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def subscriber(mosquitto):
     """A paho subscriber on the test broker; `.messages` is a queue of received messages."""
     got: queue.Queue = queue.Queue()
+    got.backlog = []  # messages skipped by one wait, still visible to the next
     ready = queue.Queue()
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-sub-{time.monotonic_ns()}")
     client.on_message = lambda c, u, msg: got.put(msg)
@@ -41,6 +42,15 @@ def subscriber(mosquitto):
 
 
 def _wait_for(messages: queue.Queue, match, timeout: float = 10.0):
+    """Return the first message (in arrival order) that matches; skipped ones stay for later waits.
+
+    Messages from different simulated devices travel on different connections, so their relative
+    order at the subscriber is not fixed; a skipped message must not be lost to a later wait.
+    """
+    backlog = messages.backlog
+    for i, msg in enumerate(backlog):
+        if match(msg):
+            return backlog.pop(i)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -49,6 +59,7 @@ def _wait_for(messages: queue.Queue, match, timeout: float = 10.0):
             break
         if match(msg):
             return msg
+        backlog.append(msg)
     raise AssertionError("expected message not received")
 
 

@@ -46,10 +46,7 @@ def _count(db, sql: str, *args) -> int:
 def hub(mosquitto, tmp_path_factory):
     proc = HubProcess(tmp_path_factory.mktemp("hub-e2e"), mqtt_port=mosquitto.port,
                       client_id=f"hub-e2e-{uuid.uuid4().hex[:6]}")
-    csv = proc.workdir / "devices.csv"
-    csv.write_text(DEVICES_CSV)
-    result = proc.cli("devices", "import", str(csv))
-    assert result.returncode == 0, result.stdout + result.stderr
+    proc.import_devices(DEVICES_CSV)
     proc.start()
     yield proc
     proc.stop()
@@ -144,9 +141,7 @@ def _rejects(hub) -> dict[str, float]:
 
 def test_sigkill_during_alarm_burst_records_every_alarm_exactly_once(mosquitto, tmp_path):
     proc = HubProcess(tmp_path / "hub-kill", mqtt_port=mosquitto.port, client_id=f"hub-kill-{uuid.uuid4().hex[:6]}")
-    csv = proc.workdir / "devices.csv"
-    csv.write_text(DEVICES_CSV)
-    assert proc.cli("devices", "import", str(csv)).returncode == 0
+    proc.import_devices(DEVICES_CSV)
     proc.start()
     total = 600
     client = _publisher(mosquitto.port)
