@@ -210,3 +210,57 @@ def test_params_round_trip_and_default_file() -> None:
     p = FallParams.load()
     assert FallParams.from_dict(json.loads(json.dumps(p.to_dict()))) == p
     assert p.tuned_on != "untuned"
+
+
+def test_truncated_window_is_scored_by_the_partial_model() -> None:
+    t, xyz = fall_stream()
+    keep = t < IMPACT_S + 1.5  # the recording ends 1.5 s after the impact, before the 2.5 s post window
+    det = FallDetector(1, FallParams.load().with_(p_suspect_partial=0.0, p_fall_partial=1.1), clock=lambda: 0.0)
+    found = run(det, "w", t[keep], xyz[keep])
+    assert [d.type for d in found] == ["fall_suspected"]
+    assert found[0].evidence["window"] == "truncated"
+    assert found[0].evidence["trigger"] == "impact"
+    assert run(detector(), "w", t, xyz)[0].evidence["window"] == "complete"
+
+
+def turn_stream(turn_s: float, still_noise_g: float, seed: int = 11,
+                seconds: float = 14.0) -> tuple[np.ndarray, np.ndarray]:
+    """Arm swinging gently, then the wrist turns 90 degrees in `turn_s` without an impact and rests."""
+    rng = np.random.default_rng(seed)
+    t = timestamps(32.0, seconds, rng, jitter=0.3)
+    angle = np.clip((t - 4.0) / turn_s, 0.0, 1.0) * np.pi / 2
+    xyz = np.c_[np.sin(angle), np.zeros(len(t)), np.cos(angle)]
+    moving = t < 4.0 + turn_s
+    xyz[moving] += rng.normal(0, 0.08, (int(moving.sum()), 3))  # living, moving arm: never still
+    xyz[~moving] += rng.normal(0, still_noise_g, (int((~moving).sum()), 3))
+    return t, xyz
+
+
+def soft_detector() -> FallDetector:
+    """The shipped detector with the impact-free trigger switched on (tuning leaves it off, see docs)."""
+    return FallDetector(2, FallParams.load().with_(soft_enabled=True), clock=lambda: 42.0)
+
+
+def test_soft_fall_without_impact_fires_the_turn_then_still_trigger() -> None:
+    t, xyz = turn_stream(turn_s=0.8, still_noise_g=0.01)  # a slump to the floor: fast turn, lies still
+    assert np.linalg.norm(xyz, axis=1).max() < 2.0
+    assert run(detector(), "w", t, xyz) == []  # the impact path alone cannot see it
+    found = run(soft_detector(), "w", t, xyz)
+    assert [d.type for d in found] == ["fall_suspected"]
+    d = found[0]
+    assert d.evidence["trigger"] == "turn_then_still"
+    assert d.features["turn_deg"] >= 60.0
+    assert 4.0 <= d.t - 1_700_000_000.0 <= 4.8 + FallParams().soft_turn_s  # start of the still period
+    for chunk_s in (0.37, 0.04):
+        _same(run(soft_detector(), "w", t, xyz, chunk_s=chunk_s), found)
+
+
+def test_lying_down_slowly_on_a_bed_does_not_fire() -> None:
+    t, xyz = turn_stream(turn_s=4.0, still_noise_g=0.01)
+    assert run(soft_detector(), "w", t, xyz) == []
+
+
+def test_watch_put_down_on_a_table_fires_like_a_soft_fall() -> None:
+    # Documented limitation: a fast turn onto a table and perfect stillness look like a slump at the wrist.
+    t, xyz = turn_stream(turn_s=0.8, still_noise_g=0.002)
+    assert [d.type for d in run(soft_detector(), "w", t, xyz)] == ["fall_suspected"]

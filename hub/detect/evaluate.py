@@ -4,12 +4,13 @@
 
 Every recording is replayed through the streaming detector exactly like `carehub replay accel`
 (1-second chunks, fresh slot per file, pending candidate decided at end of file). Tuning sees only
-the training dataset: candidate impacts are collected with a low gate, a logistic model is fitted
-on their features, and the gate and the two probability cut-offs are chosen from subject-grouped
-cross-validation inside the training set. The test dataset is then replayed once with the frozen
-parameters. The naive baseline (any raw sample |a| > 3 g means fall) uses the same files and the
-same per-trial accounting. Writes hub/detect/fall_params.json, docs/detection_results.json and the
-results block of docs/detection.md.
+the training dataset: candidate impacts are collected with a low gate, logistic models (complete and
+truncated post window) are fitted on their features, and the design (feature set, impact-free
+trigger on/off), the gate and the cut-offs are chosen from subject-grouped cross-validation inside
+the training set. The test dataset is then replayed once with the frozen parameters. The naive
+baseline (any raw sample |a| > 3 g means fall) uses the same files and the same per-trial
+accounting; the separability bound of hub.detect.fall_limits is added. Writes
+hub/detect/fall_params.json, docs/detection_results.json and the results block of docs/detection.md.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 from hub.detect.fall import PARAMS_PATH, Candidate, FallDetection, FallParams
-from hub.detect.features import FEATURE_NAMES, model_inputs
+from hub.detect.fall_limits import bound
+from hub.detect.features import FEATURE_NAMES, PRE_MASK, model_inputs
 from hub.detect.replay import read_accel_csv, run_streams
 
 DATA = Path("/work/shared/data/falls")
@@ -41,6 +43,10 @@ TARGET_SPEC = 0.96  # cross-validated specificity aimed for when picking the sus
 FALL_SPEC = 0.99  # ... and for the confident "fall" cut-off
 RIDGE = 1.0
 FOLDS = 5
+PRE_MASK_A = np.array(PRE_MASK)
+_BASE8 = np.array([n not in {"drop_velocity_ms", "impact_width_s"} for n in FEATURE_NAMES])
+# Candidate designs, compared by cross-validation on the training set only (first wins a tie).
+DESIGNS: dict[str, np.ndarray] = {"logistic_8": _BASE8, "logistic_10": np.ones(len(FEATURE_NAMES), bool)}
 
 
 @dataclass(slots=True)
@@ -100,6 +106,7 @@ class CandidateTable:
     peak: np.ndarray
     trial: np.ndarray
     target: np.ndarray  # 1 = the impact of a fall trial, 0 = ADL, -1 = other impacts in fall trials
+    truncated: np.ndarray  # the post window was cut short (end of file or gap): scored by the partial model
 
 
 def candidate_table(trials: list[Trial], cands: list[Candidate]) -> CandidateTable:
@@ -113,7 +120,7 @@ def candidate_table(trials: list[Trial], cands: list[Candidate]) -> CandidateTab
         if tr.label == "fall" and len(idx):
             target[idx] = -1
             target[idx[np.argmax(peak[idx])]] = 1
-    return CandidateTable(x, peak, trial, target)
+    return CandidateTable(x, peak, trial, target, np.array([c.flushed for c in cands], bool))
 
 
 def _scores(tab: CandidateTable, rows: np.ndarray, mean: np.ndarray, scale: np.ndarray,
@@ -123,68 +130,127 @@ def _scores(tab: CandidateTable, rows: np.ndarray, mean: np.ndarray, scale: np.n
     return 1.0 / (1.0 + np.exp(-(z @ w + b)))
 
 
-def _fit(tab: CandidateTable, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def _fit(tab: CandidateTable, rows: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Fit the logistic model on the features in `mask` (other weights stay 0); return mean, scale, w, b."""
     train = rows[tab.target[rows] >= 0]
     mean = np.nanmean(tab.x[train], axis=0)
     scale = np.nanstd(tab.x[train], axis=0) + 1e-6
     z = np.where(np.isnan(tab.x[train]), 0.0, (tab.x[train] - mean) / scale)
-    w, b = _fit_logistic(z, tab.target[train].astype(np.float64))
+    w = np.zeros(len(mask))
+    w[mask], b = _fit_logistic(z[:, mask], tab.target[train].astype(np.float64))
     return mean, scale, w, b
 
 
-def _trial_scores(tab: CandidateTable, rows: np.ndarray, p: np.ndarray, n_trials: int) -> np.ndarray:
-    score = np.zeros(n_trials)
-    np.maximum.at(score, tab.trial[rows], p)
-    return score
+def _cutoff(score: np.ndarray, is_fall: np.ndarray, spec: float, already: np.ndarray | None = None) -> float:
+    """Return the lowest cut-off keeping specificity >= `spec`, given ADL trials `already` alarmed."""
+    already = np.zeros(len(score), bool) if already is None else already
+    n_adl = int((~is_fall).sum())
+    allowed = int(math.floor((1.0 - spec) * n_adl + 1e-9)) - int((already & ~is_fall).sum())
+    free = np.sort(score[~is_fall & ~already])[::-1]  # highest first; the top `allowed` may alarm
+    if allowed < 0:
+        return 1.0 + 1e-9  # the other model alone already spends the false-alarm budget
+    if allowed >= len(free):
+        return 1e-3
+    return max(float(np.nextafter(free[allowed], np.inf)), 1e-3)
 
 
-def _cutoff(score: np.ndarray, is_fall: np.ndarray, spec: float) -> float:
-    """Return the lowest cut-off whose specificity on these trials reaches `spec`."""
-    adl = np.sort(score[~is_fall])
-    k = int(math.ceil(spec * len(adl)))  # at least k ADL trials must score below the cut-off
-    return float(np.nextafter(adl[k - 1], np.inf)) if k >= 1 else 0.0
+@dataclass(slots=True)
+class CutOffs:
+    """Suspect and fall cut-offs of the complete-window and the truncated-window model."""
+
+    suspect: float
+    fall: float
+    suspect_partial: float
+    fall_partial: float
 
 
-def tune(trials: list[Trial], cands: list[Candidate], name: str, base: FallParams) -> tuple[FallParams, dict]:
-    """Pick gate, model and cut-offs on `trials` only (subject-grouped CV); return params and a report."""
+def _cutoffs(tab: CandidateTable, rows: np.ndarray, full: np.ndarray, part: np.ndarray,
+             is_fall: np.ndarray, soft: np.ndarray) -> CutOffs:
+    """Pick cut-offs: the partial model as if every window were cut short, then the full model on the rest.
+
+    `soft` marks trials the impact-free trigger alarms on; their false alarms are spent first.
+    """
+    n = len(is_fall)
+    part_all = np.zeros(n)
+    np.maximum.at(part_all, tab.trial[rows], part)
+    cut = []
+    for spec in (TARGET_SPEC, FALL_SPEC):
+        c_part = _cutoff(part_all, is_fall, spec, soft)
+        trunc = tab.truncated[rows]
+        alarmed = soft.copy()
+        alarmed[tab.trial[rows][trunc & (part >= c_part)]] = True
+        score = np.zeros(n)
+        np.maximum.at(score, tab.trial[rows][~trunc], full[~trunc])
+        cut.append((_cutoff(score, is_fall, spec, alarmed), c_part))
+    (s, sp), (f, fp) = cut
+    return CutOffs(s, max(f, s), sp, max(fp, sp))
+
+
+def _alarms(tab: CandidateTable, rows: np.ndarray, full: np.ndarray, part: np.ndarray, cut: CutOffs,
+            n: int, soft: np.ndarray) -> np.ndarray:
+    """Return which trials raise a fall or suspected-fall alarm."""
+    trunc = tab.truncated[rows]
+    fired = np.where(trunc, part >= cut.suspect_partial, full >= cut.suspect)
+    out = np.zeros(n, bool)
+    out[tab.trial[rows][fired]] = True
+    return out | soft
+
+
+def _cv(tab: CandidateTable, rows: np.ndarray, fold: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return out-of-fold scores of the full and the partial model for `rows`."""
+    full, part = np.zeros(len(rows)), np.zeros(len(rows))
+    fold_of_row = fold[tab.trial[rows]]
+    for f in range(FOLDS):
+        tr_rows, te = rows[fold_of_row != f], fold_of_row == f
+        full[te] = _scores(tab, rows[te], *_fit(tab, tr_rows, mask))
+        part[te] = _scores(tab, rows[te], *_fit(tab, tr_rows, mask & PRE_MASK_A))
+    return full, part
+
+
+def tune(trials: list[Trial], cands: list[Candidate], soft_found: np.ndarray, name: str,
+         base: FallParams) -> tuple[FallParams, dict]:
+    """Pick design, gate, models and cut-offs on `trials` only (subject-grouped CV); return params, report.
+
+    `soft_found` marks the trials where the impact-free trigger fired; whether to enable it is a design choice.
+    """
     tab = candidate_table(trials, cands)
     is_fall = np.array([tr.label == "fall" for tr in trials])
     subjects = sorted({f"{tr.group}/{tr.subject}" for tr in trials})
     fold_of_subject = {s: i % FOLDS for i, s in enumerate(subjects)}
     fold = np.array([fold_of_subject[f"{tr.group}/{tr.subject}"] for tr in trials])
-    report: dict = {"trained_on": name, "gates": {}}
-    best: tuple[float, float, float, float] | None = None
-    for gate in GATES:
-        rows_all = np.flatnonzero(tab.peak > gate)
-        oof = np.zeros(len(trials))
-        for f in range(FOLDS):
-            tr_rows = rows_all[fold[tab.trial[rows_all]] != f]
-            te_rows = rows_all[fold[tab.trial[rows_all]] == f]
-            mean, scale, w, b = _fit(tab, tr_rows)
-            np.maximum.at(oof, tab.trial[te_rows], _scores(tab, te_rows, mean, scale, w, b))
-        cut = max(_cutoff(oof, is_fall, TARGET_SPEC), 1e-3)
-        sens = float((oof[is_fall] >= cut).mean())
-        spec = float((oof[~is_fall] < cut).mean())
-        report["gates"][str(gate)] = {"cv_sensitivity": sens, "cv_specificity": spec}
-        if best is None or sens + spec > best[0] + best[1] + 1e-9:
-            best = (sens, spec, gate, cut)
+    report: dict = {"trained_on": name, "designs": {}}
+    best: tuple[float, float, str, float, bool] | None = None
+    no_soft = np.zeros(len(trials), bool)
+    for design, mask in DESIGNS.items():
+        for soft_on in (False, True):
+            soft = soft_found if soft_on else no_soft
+            label = design + ("+soft" if soft_on else "")
+            report["designs"][label] = {}
+            for gate in GATES:
+                rows = np.flatnonzero(tab.peak > gate)
+                full, part = _cv(tab, rows, fold, mask)
+                cut = _cutoffs(tab, rows, full, part, is_fall, soft)
+                alarm = _alarms(tab, rows, full, part, cut, len(trials), soft)
+                sens, spec = float(alarm[is_fall].mean()), float((~alarm[~is_fall]).mean())
+                report["designs"][label][str(gate)] = {"cv_sensitivity": sens, "cv_specificity": spec}
+                if best is None or sens + spec > best[0] + best[1] + 1e-9:
+                    best = (sens, spec, design, gate, soft_on)
     assert best is not None
-    _, _, gate, _ = best
-    rows_all = np.flatnonzero(tab.peak > gate)
-    oof = np.zeros(len(trials))
-    for f in range(FOLDS):
-        tr_rows = rows_all[fold[tab.trial[rows_all]] != f]
-        te_rows = rows_all[fold[tab.trial[rows_all]] == f]
-        np.maximum.at(oof, tab.trial[te_rows], _scores(tab, te_rows, *_fit(tab, tr_rows)))
-    p_suspect = max(_cutoff(oof, is_fall, TARGET_SPEC), 1e-3)
-    p_fall = max(_cutoff(oof, is_fall, FALL_SPEC), p_suspect)
-    mean, scale, w, b = _fit(tab, rows_all)
+    sens, spec, design, gate, soft_on = best
+    mask = DESIGNS[design]
+    rows = np.flatnonzero(tab.peak > gate)
+    cut = _cutoffs(tab, rows, *_cv(tab, rows, fold, mask), is_fall, soft_found if soft_on else no_soft)
+    mean, scale, w, b = _fit(tab, rows, mask)
+    _, _, wp, bp = _fit(tab, rows, mask & PRE_MASK_A)
     params = base.with_(impact_g=gate, mean=tuple(map(float, mean)), scale=tuple(map(float, scale)),
-                        weights=tuple(map(float, w)), bias=b, p_suspect=p_suspect, p_fall=p_fall,
-                        tuned_on=name)
-    report.update(gate=gate, p_suspect=p_suspect, p_fall=p_fall,
-                  cv_sensitivity=best[0], cv_specificity=best[1],
-                  weights=dict(zip(FEATURE_NAMES, map(float, w), strict=True)))
+                        weights=tuple(map(float, w)), bias=b, weights_partial=tuple(map(float, wp)),
+                        bias_partial=bp, soft_enabled=soft_on, p_suspect=cut.suspect, p_fall=cut.fall,
+                        p_suspect_partial=cut.suspect_partial, p_fall_partial=cut.fall_partial, tuned_on=name)
+    report.update(design=design + ("+soft" if soft_on else ""), gate=gate,
+                  cutoffs={"suspect": cut.suspect, "fall": cut.fall, "suspect_partial": cut.suspect_partial,
+                           "fall_partial": cut.fall_partial}, cv_sensitivity=sens, cv_specificity=spec,
+        weights=dict(zip(FEATURE_NAMES, map(float, w), strict=True)),
+        weights_partial=dict(zip(FEATURE_NAMES, map(float, wp), strict=True)))
     return params, report
 
 
@@ -249,6 +315,18 @@ def render(results: dict) -> str:
                      f"| {r['detected_falls']}/{row['detector']['fall_trials']} "
                      f"| {r['alarmed_adl_trials']}/{row['detector']['adl_trials']} alarmed |")
     lines.append("")
+    lines.append("Tuning (training-set CV only): " + "; ".join(
+        f"{k}: {v['design']}, gate {v['gate']} g, CV {_pct(v['cv_sensitivity'])} / {_pct(v['cv_specificity'])}"
+        for k, v in results["tuning"].items()) + ".")
+    lines.append("")
+    for k, v in results["limits"].items():
+        lines.append(f"Dominance bound ({k}, `hub.detect.fall_limits`): {v['falls_dominated_beyond_budget']} of "
+                     f"{v['fall_trials']} falls are matched or exceeded on all four wrist measures by more than "
+                     f"{v['adl_budget']} ADL recordings (5 %), so sensitivity at 95 % specificity is at most "
+                     f"{_pct(v['sensitivity_upper_bound'])} for a detector monotone in them; "
+                     f"{v['falls_under_2g']} falls never exceed 2 g ({v['falls_under_2g_turn_under_30deg']} of them "
+                     f"also turn < 30 deg), {v['falls_under_3s']} recordings are shorter than 3 s.")
+        lines.append("")
     lines.append("ADL hours observed: " + ", ".join(f"{k} {v:.2f} h" for k, v in results["adl_hours"].items())
                  + f". Run time {results['seconds']:.0f} s (CPU {results['cpu_seconds']:.0f} s).")
     return "\n".join(lines)
@@ -273,22 +351,26 @@ def main(argv: list[str] | None = None) -> int:
     wall, cpu = time.perf_counter(), time.process_time()
     trials = load_trials(args.data)
     base = FallParams()
-    collect = base.with_(impact_g=COLLECT_GATE, p_fall=2.0, p_suspect=2.0)
-    cands = {}
+    # Collect every impact (never emitted: cut-offs above 1) and where the impact-free trigger fires.
+    collect = base.with_(impact_g=COLLECT_GATE, p_fall=2.0, p_suspect=2.0, p_fall_partial=2.0,
+                         p_suspect_partial=2.0, soft_enabled=True)
+    cands, soft = {}, {}
     for name, tr in trials.items():
-        cands[name] = run_streams([(x.t, x.xyz) for x in tr], collect, keep_candidates=True)[1]
+        found, cands[name] = run_streams([(x.t, x.xyz) for x in tr], collect, keep_candidates=True)
+        soft[name] = np.array([len(f) > 0 for f in found])
         print(f"{name}: {len(tr)} trials, {len(cands[name])} candidate impacts over {COLLECT_GATE} g",
               file=sys.stderr)
     tuned: dict[str, FallParams] = {}
     reports = {}
     for name, tr in trials.items():
-        tuned[name], reports[name] = tune(tr, cands[name], name, base)
+        tuned[name], reports[name] = tune(tr, cands[name], soft[name], name, base)
     # Shipped default: the same procedure on both datasets together (its in-sample figures are not evidence).
     both = trials["umafall"] + trials["smartfallmm"]
     offset = len(trials["umafall"])
-    both_cands = cands["umafall"] + [Candidate(c.device_key + offset, c.t, c.features, c.confidence, c.type)
-                                     for c in cands["smartfallmm"]]
-    tuned["both"], reports["both"] = tune(both, both_cands, "umafall+smartfallmm", base)
+    both_cands = cands["umafall"] + [Candidate(c.device_key + offset, c.t, c.features, c.confidence, c.type,
+                                               c.flushed) for c in cands["smartfallmm"]]
+    tuned["both"], reports["both"] = tune(both, both_cands, np.r_[soft["umafall"], soft["smartfallmm"]],
+                                          "umafall+smartfallmm", base)
 
     rows = []
     for train in ("umafall", "smartfallmm"):
@@ -299,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "rows": rows, "tuning": reports,
         "adl_hours": {k: sum(x.hours for x in v if x.label == "adl") for k, v in trials.items()},
+        "limits": {k: bound(v) for k, v in trials.items()},
         "seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu,
     }
     block = render(results)

@@ -6,7 +6,9 @@ Data path per batch (vectorised over every device in the batch):
   resampling), gravity = 2nd-order Butterworth low-pass of xyz (`sosfilt` with per-slot `zi`)
   ->  candidate impact: peak above `impact_g`; the impact is the highest peak within `search_s`
   ->  `post_s` seconds later the orientation-free features (hub.detect.features) are scored by a
-  logistic model; the probability is the confidence; `p_fall` / `p_suspect` pick the type.
+  logistic model; the probability is the confidence; `p_fall` / `p_suspect` pick the type. A post
+  window cut short (end of data, silent wristband) is scored by a second model without post features.
+  ->  optional impact-free trigger (`soft_enabled`): a fast turn of gravity, then stillness.
 
 Only slots with a pending candidate or a new peak above the gate run Python code per slot, so
 thousands of quiet wristbands cost a handful of array operations per batch. Everything is defined
@@ -49,12 +51,25 @@ class FallParams:
     max_piece_s: float = 2.0
     lowpass_hz: float = 0.5
     stale_s: float = 5.0
+    # Impact-free trigger (soft falls): a fast turn of the gravity direction, then stillness, no impact.
+    soft_enabled: bool = False
+    soft_turn_deg: float = 60.0
+    soft_turn_s: float = 1.5
+    soft_still_s: float = 2.0
+    soft_still_g: float = 0.05
+    soft_max_g: float = 2.0
+    soft_confidence: float = 0.5
     p_fall: float = 0.8
     p_suspect: float = 0.5
     mean: tuple[float, ...] = (0.0,) * len(FEATURE_NAMES)
     scale: tuple[float, ...] = (1.0,) * len(FEATURE_NAMES)
-    weights: tuple[float, ...] = (2.0, -1.0, 0.0, 0.0, -1.0, -1.0, 0.0, 1.0)
+    weights: tuple[float, ...] = (2.0, -1.0, 0.0, 0.0, -1.0, -1.0, 0.0, 1.0, 0.0, 0.0)
     bias: float = -3.0
+    # Model and cut-offs for a post window cut short (end of file, silent wristband, gap): no post features.
+    weights_partial: tuple[float, ...] = (2.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    bias_partial: float = -3.0
+    p_fall_partial: float = 0.8
+    p_suspect_partial: float = 0.5
     tuned_on: str = "untuned"
 
     @classmethod
@@ -77,6 +92,7 @@ class FallParams:
     def thresholds(self) -> dict[str, float]:
         """Return the decision thresholds copied into every detection's evidence."""
         return {"impact_g": self.impact_g, "p_fall": self.p_fall, "p_suspect": self.p_suspect,
+                "p_fall_partial": self.p_fall_partial, "p_suspect_partial": self.p_suspect_partial,
                 "post_s": self.post_s, "search_s": self.search_s, "refractory_s": self.refractory_s}
 
     def with_(self, **changes: Any) -> FallParams:
@@ -141,6 +157,7 @@ class FallDetector:
         self.cand_k = np.full(capacity, -1, np.int64)  # first gate crossing of the pending candidate
         self.started = np.zeros(capacity, bool)
         self.last_clock = np.zeros(capacity, np.float64)
+        self.soft_k = np.zeros(capacity, np.int64)  # first grid sample the impact-free trigger may fire at
 
     # ----------------------------------------------------------------- slots
     def slot(self, device_key: Hashable) -> int:
@@ -174,11 +191,12 @@ class FallDetector:
         self.scan_k[s] = 0
         self.cand_k[s] = -1
         self.cell_max[s] = 0.0
+        self.soft_k[s] = 0
 
     def state_bytes_per_device(self) -> int:
         """Return the bytes of array state held per device slot."""
         arrays = (self.mag, self.peak, self.grav, self.zi, self.origin, self.last_r, self.last_val,
-                  self.cell_max, self.n_seen, self.scan_k, self.cand_k, self.started, self.last_clock)
+                  self.cell_max, self.n_seen, self.scan_k, self.cand_k, self.started, self.last_clock, self.soft_k)
         return sum(a.nbytes for a in arrays) // self.capacity
 
     # ----------------------------------------------------------------- feeding
@@ -323,6 +341,9 @@ class FallDetector:
         self.last_r[slots] = r_last
         self.last_val[slots] = seg_v[seg_first + seg_counts - 1]
 
+        if p.soft_enabled:
+            out.extend(self._soft(g_slot, g_k))
+
         # Only slots with a pending candidate or a peak over the gate need per-slot decisions.
         hot = np.zeros(len(slots), bool)
         hot[g_dev[g_peak > p.impact_g]] = True
@@ -332,6 +353,47 @@ class FallDetector:
         for s in slots[hot]:
             out.extend(self._advance(int(s), flushing=False))
         return out
+
+    def _soft(self, g_slot: np.ndarray, g_k: np.ndarray) -> list[FallDetection]:
+        """Fire the impact-free trigger on new grid samples: fast turn, then stillness, and no impact."""
+        p = self.params
+        turn_n = int(round(p.soft_turn_s * p.fs))
+        still_n = int(round(p.soft_still_s * p.fs))
+        span = turn_n + still_n + int(round(p.fs))  # one more second before the turn must be impact-free
+        ok = g_k >= span
+        a = self.grav[g_slot, (g_k - still_n - turn_n) % RING]
+        b = self.grav[g_slot, (g_k - still_n) % RING]
+        cos = (a * b).sum(axis=1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-9)
+        hit = np.flatnonzero(ok & (cos <= math.cos(math.radians(p.soft_turn_deg))) & (g_k >= self.soft_k[g_slot]))
+        if len(hit) == 0:
+            return []
+        win = (g_k[hit, None] - np.arange(still_n)[None, :]) % RING
+        still = self.mag[g_slot[hit, None], win].std(axis=1)
+        back = (g_k[hit, None] - np.arange(span)[None, :]) % RING
+        calm = self.peak[g_slot[hit, None], back].max(axis=1) <= p.soft_max_g
+        out: list[FallDetection] = []
+        for i in hit[(still < p.soft_still_g) & calm]:
+            s, k = int(g_slot[i]), int(g_k[i])
+            if k < self.soft_k[s]:
+                continue  # an earlier sample of this batch already fired
+            self.soft_k[s] = k + int(round(p.refractory_s * p.fs))
+            out.append(self._soft_detection(s, k, span, float(np.degrees(np.arccos(np.clip(cos[i], -1, 1))))))
+        return out
+
+    def _soft_detection(self, s: int, k: int, span: int, turn: float) -> FallDetection:
+        p = self.params
+        lo = k - span + 1
+        mag, peak, _ = self._ring(s, lo, k + 1)
+        still_n = int(round(p.soft_still_s * p.fs))
+        feats = {"turn_deg": round(turn, 3), "still_std_g": round(float(mag[-still_n:].std()), 6),
+                 "peak_g": round(float(peak.max()), 4)}
+        thresholds = {"soft_turn_deg": p.soft_turn_deg, "soft_turn_s": p.soft_turn_s, "soft_still_s": p.soft_still_s,
+                      "soft_still_g": p.soft_still_g, "soft_max_g": p.soft_max_g}
+        evidence = {"trigger": "turn_then_still", "t0": float(self.origin[s] + lo * self._dt), "dt": self._dt,
+                    "magnitude_g": [round(float(v), 4) for v in mag], "peak_g": [round(float(v), 4) for v in peak]}
+        t_turn = float(self.origin[s] + (k - still_n) * self._dt)
+        return FallDetection(self._keys[s], t_turn, "fall_suspected", p.soft_confidence, feats, thresholds,
+                             evidence, emitted_at=self.clock())
 
     # ----------------------------------------------------------------- decisions
     def flush(self, device_key: Hashable) -> list[FallDetection]:
@@ -401,20 +463,27 @@ class FallDetector:
         p = self.params
         mag, peak, grav = self._ring(s, lo, post_end + 1)
         feats = impact_features(mag, peak, grav, impact - lo, p.fs, p.post_skip_s, post_end - lo)
-        conf = fall_score(feats, p.mean, p.scale, p.weights, p.bias)
+        truncated = post_end < impact + int(round(p.post_s * p.fs))
+        if truncated:
+            conf = fall_score(feats, p.mean, p.scale, p.weights_partial, p.bias_partial)
+            cut_fall, cut_suspect = p.p_fall_partial, p.p_suspect_partial
+        else:
+            conf = fall_score(feats, p.mean, p.scale, p.weights, p.bias)
+            cut_fall, cut_suspect = p.p_fall, p.p_suspect
         kind: FallType | None = None
-        if conf >= p.p_fall:
+        if conf >= cut_fall:
             kind = "fall"
-        elif conf >= p.p_suspect:
+        elif conf >= cut_suspect:
             kind = "fall_suspected"
         t_impact = float(self.origin[s] + impact * self._dt)
         key = self._keys[s]
         if self.keep_candidates:
-            self.candidates.append(Candidate(key, t_impact, feats, conf, kind,
-                                             flushed=post_end < impact + int(round(p.post_s * p.fs))))
+            self.candidates.append(Candidate(key, t_impact, feats, conf, kind, flushed=truncated))
         if kind is None:
             return None
         evidence = {
+            "trigger": "impact",
+            "window": "truncated" if truncated else "complete",
             "t0": float(self.origin[s] + lo * self._dt),
             "dt": self._dt,
             "magnitude_g": [round(float(v), 4) for v in mag],

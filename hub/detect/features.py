@@ -23,7 +23,13 @@ FEATURE_NAMES: tuple[str, ...] = (
     "post_dev_g",
     "post_max_g",
     "orientation_change_deg",
+    "drop_velocity_ms",
+    "impact_width_s",
 )
+# Features that need the seconds after the impact; a truncated window is scored without them.
+POST_FEATURES: frozenset[str] = frozenset({"post_std_g", "post_dev_g", "post_max_g", "orientation_change_deg"})
+PRE_MASK: tuple[bool, ...] = tuple(name not in POST_FEATURES for name in FEATURE_NAMES)
+G = 9.80665
 
 
 def impact_features(
@@ -52,6 +58,10 @@ def impact_features(
     pre_mag = mag[max(impact - 3 * second, 0):max(impact - second, 0)]
     g_pre = grav[max(impact - second, 0)]
     g_post = grav[min(post_end, n - 1)]
+    # Bourke et al. 2008: integrating |a| - 1 g over the fall gives the velocity at impact.
+    drop = np.cumsum(mag[max(impact - second, 0):impact] - 1.0) * (G / fs)
+    half = 1.0 + 0.5 * (float(peak[impact]) - 1.0)
+    near = peak[max(impact - second // 4, 0):impact + second // 4 + 1]
     return {
         "peak_g": float(peak[impact]),
         "freefall_min_g": float(freefall.min()) if len(freefall) else math.nan,
@@ -61,6 +71,8 @@ def impact_features(
         "post_dev_g": float(np.abs(post - 1.0).mean()) if len(post) >= 3 else math.nan,
         "post_max_g": float(post_peak.max()) if len(post_peak) else math.nan,
         "orientation_change_deg": _angle_deg(g_pre, g_post),
+        "drop_velocity_ms": float(max(-drop.min(), 0.0)) if len(drop) else math.nan,
+        "impact_width_s": float((near > half).sum()) / fs,
     }
 
 
@@ -86,6 +98,8 @@ def model_inputs(features: Mapping[str, float]) -> np.ndarray:
             math.log(f["post_dev_g"] + 0.02),
             math.log(f["post_max_g"]) if not math.isnan(f["post_max_g"]) else math.nan,
             f["orientation_change_deg"] / 90.0,
+            math.log(f["drop_velocity_ms"] + 0.1),
+            f["impact_width_s"],
         ],
         dtype=np.float64,
     )
