@@ -5,13 +5,20 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select
 
 from device_drivers.model import DecodeError
 from device_drivers.profiles.builtin import decode_http_push
+from hub.alerts.views import make_router as make_alerts_router
+from hub.auth.deps import Auth
+from hub.auth.ratelimit import LoginRateLimiter
+from hub.auth.roles import Permission
+from hub.auth.security import load_or_create_secret
+from hub.auth.service import TokenPolicy
+from hub.auth.views import make_router as make_auth_router
 from hub.detect.models import DetectionRecord
 from hub.devices.views import make_router as make_devices_router
 from hub.events.models import DeviceEventRecord
@@ -26,11 +33,25 @@ def create_app(hub: Hub) -> FastAPI:
     app = FastAPI(title="CareHub", version="0.1.0",
                   description="IoT monitoring hub for smart elderly care. OpenAPI is the integrators' contract.")
     app.state.hub = hub
-    app.include_router(_live_router(hub))
+    auth = make_auth(hub)
+    app.state.auth = auth
+    app.include_router(make_auth_router(auth))
+    app.include_router(make_alerts_router(auth, hub.alerts))
+    app.include_router(_live_router(hub, auth))
     app.include_router(make_devices_router(hub.session_factory, directory=hub.directory,
-                                           live_state=hub.live_state, supervision=hub.settings.supervision))
+                                           live_state=hub.live_state, supervision=hub.settings.supervision,
+                                           reader=auth.require(Permission.REGISTRY_READ),
+                                           writer=auth.require(Permission.REGISTRY_WRITE)))
     app.include_router(_ops_router(hub))
     return app
+
+
+def make_auth(hub: Hub) -> Auth:
+    """Build the app's authentication from the hub's settings."""
+    settings = hub.settings
+    policy = TokenPolicy(secret=load_or_create_secret(settings.auth_secret, settings.data_dir),
+                         access_ttl_s=settings.access_token_ttl_s, refresh_ttl_s=settings.refresh_token_ttl_s)
+    return Auth(hub.session_factory, policy, LoginRateLimiter(settings.login_attempts, settings.login_window_s))
 
 
 def _ops_router(hub: Hub) -> APIRouter:
@@ -58,10 +79,11 @@ def _ops_router(hub: Hub) -> APIRouter:
     return router
 
 
-def _live_router(hub: Hub) -> APIRouter:
+def _live_router(hub: Hub, auth: Auth) -> APIRouter:
+    reader = [Depends(auth.require(Permission.REGISTRY_READ))]
     router = APIRouter(prefix="/api", tags=["live"])
 
-    @router.get("/devices/state")
+    @router.get("/devices/state", dependencies=reader)
     def devices_state() -> list[dict]:
         """Return live state (availability, battery, last seen, latest readings) of registered devices."""
         out, seen = [], set()
@@ -75,7 +97,7 @@ def _live_router(hub: Hub) -> APIRouter:
                         "supervision_s": ref.supervision_s, **(state.as_dict() if state else {})})
         return out
 
-    @router.get("/readings/latest")
+    @router.get("/readings/latest", dependencies=reader)
     def latest_readings(device_key: str) -> dict:
         """Return the latest value of every metric a device reported."""
         ref = hub.directory.lookup(device_key)
@@ -84,7 +106,7 @@ def _live_router(hub: Hub) -> APIRouter:
             raise HTTPException(404, f"no readings from {device_key!r}")
         return {"device_key": device_key, "readings": state.as_dict()["readings"]}
 
-    @router.get("/readings/history")
+    @router.get("/readings/history", dependencies=reader)
     def reading_history(
         device_key: str, metric: str,
         since: Annotated[float | None, Query(description="epoch seconds")] = None,
@@ -101,7 +123,7 @@ def _live_router(hub: Hub) -> APIRouter:
         return {"device_key": device_key, "metric": metric,
                 "points": [{"ts": ts, "value": value} for ts, value in rows]}
 
-    @router.get("/events")
+    @router.get("/events", dependencies=reader)
     def recent_events(
         device_key: str | None = None, kind: str | None = None, alarms_only: bool = False,
         since: float | None = None, limit: Annotated[int, Query(le=5000)] = 100,
@@ -122,7 +144,7 @@ def _live_router(hub: Hub) -> APIRouter:
                  "state": r.state, "ts": r.ts, "received_at": r.received_at, "source": r.source,
                  "is_alarm": r.is_alarm, "detail": r.detail} for r in rows]
 
-    @router.get("/detections", tags=["detections"])
+    @router.get("/detections", tags=["detections"], dependencies=reader)
     def recent_detections(
         type: str | None = None, subject: str | None = None, since: float | None = None,
         limit: Annotated[int, Query(le=5000)] = 100,
@@ -142,12 +164,9 @@ def _live_router(hub: Hub) -> APIRouter:
                  "room_id": r.room_id, "site_id": r.site_id, "recorded_at": r.recorded_at,
                  "evidence": r.evidence} for r in rows]
 
-    @router.post("/push/{platform}", tags=["nb-iot"])
-    async def nbiot_push(platform: str, request: Request,
-                         x_api_key: Annotated[str | None, Header()] = None) -> dict:
-        """Accept an NB-IoT platform push (CTWing dataReport, OneNET OneJSON); needs an API key."""
-        if not x_api_key or x_api_key not in hub.settings.push_api_keys:
-            raise HTTPException(401, "missing or unknown X-API-Key")
+    @router.post("/push/{platform}", tags=["nb-iot"], dependencies=[Depends(auth.require(Permission.PUSH))])
+    async def nbiot_push(platform: str, request: Request) -> dict:
+        """Accept an NB-IoT platform push (CTWing dataReport, OneNET OneJSON); needs an integration API key."""
         if platform not in ("ctwing", "onenet"):
             raise HTTPException(404, f"unknown platform {platform!r}")
         body = await request.body()

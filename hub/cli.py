@@ -6,10 +6,31 @@ from pathlib import Path
 
 import typer
 
+from hub.auth.cli import apikeys_app, users_app
 from hub.devices.cli import app as devices_app
 
 app = typer.Typer(help="CareHub: IoT monitoring hub for smart elderly care.", no_args_is_help=True)
 app.add_typer(devices_app, name="devices", help="Device registry: import, list, pending, bind.")
+app.add_typer(users_app, name="users", help="User accounts: operators, dispatchers, families, auditors.")
+app.add_typer(apikeys_app, name="apikeys", help="API keys for integrations (NB-IoT pushes, scripts).")
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit chain; exit 1 and name the first bad row when anything was changed."""
+    from hub.audit import service as audit
+    from hub.migrate import open_store
+
+    with open_store()() as session:
+        report = audit.verify(db_session=session)
+    if report.ok:
+        typer.echo(f"audit log intact: {report.checked} rows verified")
+        return
+    typer.echo(f"audit log BROKEN at row {report.bad_id}: {report.reason} ({report.checked} rows before it "
+               "verified)", err=True)
+    raise typer.Exit(1)
 
 
 @app.command()

@@ -62,7 +62,6 @@ class Settings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
-    push_api_keys: list[str] = Field(default_factory=list)
 
     serial_ports: list[str] = Field(default_factory=list)
     serial_baudrate: int = 9600
@@ -84,6 +83,17 @@ class Settings(BaseSettings):
         }
     )
     battery_low_percent: float = 20.0
+
+    # Token signing secret; empty: one is generated and kept in data_dir/auth_secret.
+    auth_secret: str = ""
+    access_token_ttl_s: float = 900.0
+    refresh_token_ttl_s: float = 7 * 86_400.0
+    login_attempts: int = 5  # failed sign-ins allowed per user name and per address ...
+    login_window_s: float = 300.0  # ... within this window
+
+    # Alert priority per type (1 life, 2 check, 3 device care); types not listed keep the defaults.
+    alert_priorities: dict[str, int] = Field(default_factory=dict)
+    arrival_timeout_s: float = 1800.0  # a dispatched responder must confirm arrival within this
 
     @classmethod
     def settings_customise_sources(

@@ -34,6 +34,29 @@ def bind_care_home(settings: Settings, csv_path: Path) -> int:
     return report.imported
 
 
+DEMO_PASSWORD = "carehub-demo"
+DEMO_USERS = (("operator", "duty_operator", "值班员 Demo"), ("admin", "admin", "Demo admin"))
+
+
+def ensure_demo_users(settings: Settings) -> None:
+    """Create the demo's sign-in accounts (password DEMO_PASSWORD) unless they exist."""
+    from sqlalchemy import select
+
+    from hub.auth import service
+    from hub.auth.models import User, UserCreate
+    from hub.auth.roles import Role
+
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            for username, role, display in DEMO_USERS:
+                if session.scalar(select(User.id).where(User.username == username)) is None:
+                    service.create_user(db_session=session, user_in=UserCreate(
+                        username=username, password=DEMO_PASSWORD, role=Role(role), display_name=display))
+    finally:
+        engine.dispose()
+
+
 def run_demo(*, http_port: int = 8000, residents: int = 20, data_dir: Path = Path("var/demo"),
              seed: int = 1, broker_kind: str = "auto") -> None:
     """Run everything until Ctrl-C, then stop it all cleanly."""
@@ -49,10 +72,11 @@ def run_demo(*, http_port: int = 8000, residents: int = 20, data_dir: Path = Pat
     broker = EmbeddedBroker(data_dir, prefer=broker_kind)
     broker.start()
     settings = Settings(data_dir=data_dir, mqtt_url=broker.url, mqtt_client_id="carehub-demo-hub",
-                        http_port=http_port, influx_url="", push_api_keys=["demo-push-key"])
+                        http_port=http_port, influx_url="")
     simulator = Simulator(broker.url, residents=residents, sites=1, seed=seed)
     csv_path = simulator.export_registry_csv(data_dir / "care_home_devices.csv")
     imported = bind_care_home(settings, csv_path)
+    ensure_demo_users(settings)
     hub = Hub(settings)
     hub.start()
     try:
@@ -62,6 +86,8 @@ def run_demo(*, http_port: int = 8000, residents: int = 20, data_dir: Path = Pat
         print(
             f"\nCareHub demo is running ({len(simulator.population)} simulated devices, {imported} newly bound, "
             f"broker: {broker.kind} on {broker.url}).\n"
+            f"  sign in as 'operator' or 'admin', password '{DEMO_PASSWORD}' (POST {base}/api/auth/token)\n"
+            f"  open alerts             {base}/api/alerts   live feed {base}/api/alerts/stream\n"
             f"  devices and live state  {base}/api/devices/state\n"
             f"  recent device events    {base}/api/events?alarms_only=true\n"
             f"  pending (unknown) ones  {base}/api/devices/pending\n"

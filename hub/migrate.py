@@ -43,3 +43,15 @@ def downgrade(url: str, revision: str = "base") -> None:
             command.downgrade(config, revision)
     finally:
         engine.dispose()
+
+
+def open_store():
+    """Return a session factory for the configured store, after upgrading its schema to head."""
+    from hub.config import get_settings
+    from hub.db import make_session_factory
+
+    settings = get_settings()
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.sqlalchemy_url)
+    return make_session_factory(make_engine(settings.sqlalchemy_url))

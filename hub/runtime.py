@@ -12,6 +12,8 @@ from device_drivers.model import DeviceInfo, Message
 from device_drivers.profiles.builtin import build_profiles
 from device_drivers.transports.contact_id_receiver import ContactIdReceiver
 from hub import migrate
+from hub.alerts.bus import AlertBus
+from hub.alerts.flows import AlertFlow
 from hub.config import Settings, get_settings
 from hub.db import make_engine, make_session_factory
 from hub.detect.engine import DetectionEngine
@@ -65,6 +67,11 @@ class Hub:
         self.processor.add_listener(self._on_discovery)
         self.detections = DetectionEngine(session_factory=self.session_factory, clock=clock)
         self.processor.add_listener(self.detections.on_message)
+        self.alert_bus = AlertBus()
+        self.alerts = AlertFlow(session_factory=self.session_factory, bus=self.alert_bus,
+                                priorities=settings.alert_priorities, arrival_timeout_s=settings.arrival_timeout_s,
+                                clock=clock)
+        self.detections.alerts = self.alerts
         self._stop = threading.Event()
         self._refresher = threading.Thread(target=self._refresh_loop, name="carehub-directory", daemon=True)
 
@@ -99,6 +106,7 @@ class Hub:
         gc.set_threshold(GC_GEN0_THRESHOLD, 50, 100)
         self.telemetry.start()
         self.detections.start()
+        self.recorder.recover()
         self.processor.start()
         self.recorder.start()
         self._refresher.start()

@@ -32,6 +32,8 @@ class HubProcess:
             **(extra_env or {}),
         }
         self.proc: subprocess.Popen | None = None
+        self._api: httpx.Client | None = None
+        self._admin_key: str | None = None
 
     @property
     def url(self) -> str:
@@ -48,6 +50,28 @@ class HubProcess:
         return subprocess.run([sys.executable, "-m", "hub", *args], env=self.env, capture_output=True,
                               text=True, timeout=120)
 
+    def create_api_key(self, name: str, role: str = "admin") -> str:
+        """Create an API key with `carehub apikeys create` and return it."""
+        result = self.cli("apikeys", "create", name, "--role", role)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout.strip().splitlines()[-1]
+
+    def add_user(self, username: str, password: str, role: str, *extra: str) -> None:
+        """Create a user with `carehub users add` (extra: --site N, --resident N ...)."""
+        result = subprocess.run([sys.executable, "-m", "hub", "users", "add", username, "--role", role,
+                                 "--password-env", "CAREHUB_TEST_PASSWORD", *extra],
+                                env={**self.env, "CAREHUB_TEST_PASSWORD": password}, capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    @property
+    def api(self) -> httpx.Client:
+        """Return an HTTP client for this hub signed in with an admin API key."""
+        if self._api is None:
+            self._admin_key = self._admin_key or self.create_api_key("tests-admin")
+            self._api = httpx.Client(base_url=self.url, headers={"X-API-Key": self._admin_key}, timeout=10)
+        return self._api
+
     def import_devices(self, csv_text: str) -> None:
         """Register devices from CSV text with `carehub devices import`; fail the test on any bad row."""
         path = self.workdir / "devices.csv"
@@ -57,6 +81,8 @@ class HubProcess:
 
     def start(self, timeout: float = 30.0) -> None:
         """Start the hub and wait until its API answers and MQTT is connected."""
+        # The admin key is made before the hub runs, so no test's timing includes a CLI start-up.
+        self._admin_key = self._admin_key or self.create_api_key("tests-admin")
         log = open(self.workdir / "hub.log", "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "hub", "serve"], env=self.env, stdout=log,
                                      stderr=subprocess.STDOUT)

@@ -11,7 +11,16 @@ import time
 import httpx
 import pytest
 
+from hub.demo import DEMO_PASSWORD
 from tests.servers import free_port
+
+
+def _sign_in(port: int) -> dict:
+    """Sign in as the demo's duty operator; return the Authorization header."""
+    response = httpx.post(f"http://127.0.0.1:{port}/api/auth/token", timeout=5,
+                          data={"username": "operator", "password": DEMO_PASSWORD})
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 @pytest.mark.parametrize("broker", ["mosquitto", "amqtt"])
@@ -26,10 +35,12 @@ def test_demo_shows_devices_with_live_readings_within_30_s(tmp_path, broker):
         env=env, stdout=subprocess.PIPE, stderr=log, text=True,
     )
     try:
-        live, devices = [], []
+        live, devices, headers = [], [], None
         while time.monotonic() - started < 30:
             try:
-                devices = httpx.get(f"http://127.0.0.1:{port}/api/devices/state", timeout=2).json()
+                if headers is None:
+                    headers = _sign_in(port)
+                devices = httpx.get(f"http://127.0.0.1:{port}/api/devices/state", headers=headers, timeout=2).json()
                 live = [d for d in devices if d.get("readings")]
                 if devices and len(live) >= len(devices) // 2:
                     break

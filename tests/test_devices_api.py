@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from hub import migrate
+from hub.auth.principal import Principal
+from hub.auth.roles import Role
 from hub.db import make_engine, make_session_factory
 from hub.devices.directory import DeviceDirectory
 from hub.devices.views import make_router
@@ -25,8 +27,11 @@ def api(tmp_path):
     directory.refresh()
     app = FastAPI()
     live = {1: {"online": True, "battery": 88.0}}
+    # Authentication has its own tests; here every call is made by a signed-in administrator.
+    admin = Principal(kind="user", id=1, name="admin", role=Role.ADMIN, site_ids=None)
     app.include_router(make_router(factory, directory=directory, live_state=lambda i: live.get(i, {}),
-                                   supervision={"sos_button": 1200.0, "default": 3600.0}))
+                                   supervision={"sos_button": 1200.0, "default": 3600.0},
+                                   reader=lambda: admin, writer=lambda: admin))
     with TestClient(app) as client:
         yield client, directory
     engine.dispose()

@@ -119,7 +119,7 @@ def _send_sos(alarms: mqtt.Client, hub: HubProcess, press: int) -> float:
     started = time.monotonic()
     alarms.publish(f"carehub/v1/{SOS_ID}/event", json.dumps(payload), qos=1)
     while time.monotonic() - started < 10:
-        events = httpx.get(f"{hub.url}/api/events", params={"device_key": f"ch:{SOS_ID}", "kind": "sos",
+        events = hub.api.get("/api/events", params={"device_key": f"ch:{SOS_ID}", "kind": "sos",
                                                              "limit": 50}, timeout=5).json()
         if any(e["detail"].get("press") == press for e in events):
             return time.monotonic() - started
@@ -216,6 +216,6 @@ def test_influx_outage_under_load_loses_no_reading_and_alarms_keep_flowing(hub, 
     assert final["spill_bytes"] == 0
     assert not list((hub.workdir / "spill").glob("*.lp"))
     # Every SOS was recorded exactly once, and its point reached InfluxDB too (after the replay).
-    events = httpx.get(f"{hub.url}/api/events", params={"device_key": f"ch:{SOS_ID}", "kind": "sos"}).json()
+    events = hub.api.get("/api/events", params={"device_key": f"ch:{SOS_ID}", "kind": "sos"}).json()
     assert sorted(e["detail"]["press"] for e in events) == list(range(1, len(sos_latencies) + 1))
     assert _influx_sos_count(influxdb1.url) == len(sos_latencies)

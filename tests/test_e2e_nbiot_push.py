@@ -13,8 +13,6 @@ import pytest
 
 from tests.hub_process import HubProcess
 
-API_KEY = f"push-{uuid.uuid4().hex}"
-
 
 def _luhn_complete(body14: str) -> str:
     """Return the 15-digit IMEI with the Luhn check digit appended to 14 digits."""
@@ -60,24 +58,25 @@ def _onenet_push(pid: str, name: str, alarm_status: int) -> dict:
 @pytest.fixture(scope="module")
 def hub(mosquitto, tmp_path_factory):
     proc = HubProcess(tmp_path_factory.mktemp("hub-nbiot"), mqtt_port=mosquitto.port,
-                      client_id=f"hub-nbiot-{uuid.uuid4().hex[:8]}",
-                      extra_env={"CAREHUB_PUSH_API_KEYS": json.dumps([API_KEY])})
+                      client_id=f"hub-nbiot-{uuid.uuid4().hex[:8]}")
     proc.import_devices(DEVICES_CSV)
+    proc.push_key = proc.create_api_key("ctwing-platform", role="integration")
     proc.start()
     yield proc
     proc.stop()
 
 
-def _post(hub: HubProcess, platform: str, body: bytes | dict, key: str | None = API_KEY) -> httpx.Response:
+def _post(hub: HubProcess, platform: str, body: bytes | dict, key: str | None = "push") -> httpx.Response:
     content = json.dumps(body).encode() if isinstance(body, dict) else body
     headers = {"content-type": "application/json"}
+    key = hub.push_key if key == "push" else key
     if key is not None:
         headers["X-API-Key"] = key
     return httpx.post(f"{hub.url}/api/push/{platform}", content=content, headers=headers, timeout=10)
 
 
 def _events(hub: HubProcess, **params) -> list[dict]:
-    return httpx.get(f"{hub.url}/api/events", params=params, timeout=5).json()
+    return hub.api.get("/api/events", params=params, timeout=5).json()
 
 
 def _rejects(hub: HubProcess) -> dict[tuple[str, str], float]:
@@ -91,7 +90,7 @@ def _rejects(hub: HubProcess) -> dict[tuple[str, str], float]:
 
 
 def _pending_keys(hub: HubProcess) -> set[str]:
-    return {p["device_key"] for p in httpx.get(f"{hub.url}/api/devices/pending", timeout=5).json()}
+    return {p["device_key"] for p in hub.api.get("/api/devices/pending", timeout=5).json()}
 
 
 def _wait_for(predicate, timeout: float, what: str):
@@ -120,7 +119,7 @@ def test_ctwing_smoke_alarm_is_recorded_before_the_200(hub):
     assert event["source"] == "ctwing" and event["detail"] == {"Alarm_Status": 1}
     print(f"\nCTWing smoke alarm: 200 after {elapsed * 1000:.0f} ms")
     # The readings of the same report reach the live state of the device.
-    state = _wait_for(lambda: next((d for d in httpx.get(f"{hub.url}/api/devices/state").json()
+    state = _wait_for(lambda: next((d for d in hub.api.get("/api/devices/state").json()
                                     if d["device_id"] == event["device_id"] and d.get("battery") is not None),
                                    None), 5, "battery in live state")
     assert state["battery"] == 87.0 and "smoke" in state["alarms"]
@@ -128,7 +127,7 @@ def test_ctwing_smoke_alarm_is_recorded_before_the_200(hub):
 
 def test_wrong_or_missing_api_key_is_401_and_records_nothing(hub):
     before = len(_events(hub, device_key=f"imei:{SMOKE_IMEI}"))
-    for key in (None, "", "not-the-key", API_KEY + "x"):
+    for key in (None, "", "not-the-key", hub.push_key + "x"):
         response = _post(hub, "ctwing", _ctwing_report(SMOKE_IMEI, 1), key=key)
         assert response.status_code == 401, (key, response.status_code, response.text)
     response = _post(hub, "onenet", _onenet_push(ONENET_PID, ONENET_NAME, 1), key="not-the-key")
@@ -161,7 +160,7 @@ def test_unknown_imei_is_listed_as_pending_and_its_alarm_still_recorded(hub):
     events = _events(hub, device_key=f"imei:{UNKNOWN_IMEI}", kind="smoke")
     assert len(events) == 1 and events[0]["device_id"] is None and events[0]["is_alarm"], events
     _wait_for(lambda: f"imei:{UNKNOWN_IMEI}" in _pending_keys(hub), 5, "unknown IMEI pending")
-    pending = next(p for p in httpx.get(f"{hub.url}/api/devices/pending").json()
+    pending = next(p for p in hub.api.get("/api/devices/pending").json()
                    if p["device_key"] == f"imei:{UNKNOWN_IMEI}")
     assert pending["source"] == "ctwing" and pending["first_topic"] == "http/ctwing"
     assert UNKNOWN_IMEI in pending["first_payload"]
@@ -169,7 +168,7 @@ def test_unknown_imei_is_listed_as_pending_and_its_alarm_still_recorded(hub):
 
 def test_onenet_data_push_alarm_is_recorded_for_a_registered_device(hub):
     key = f"onenet:{ONENET_PID}/{ONENET_NAME}"
-    created = httpx.post(f"{hub.url}/api/devices", json={"kind": "smoke_detector", "keys": [key],
+    created = hub.api.post("/api/devices", json={"kind": "smoke_detector", "keys": [key],
                                                           "name": "OneNET smoke"}, timeout=5)
     assert created.status_code == 201, created.text
     response = _post(hub, "onenet", _onenet_push(ONENET_PID, ONENET_NAME, 1))

@@ -59,7 +59,7 @@ def _receiver_stats(hub: HubProcess) -> dict:
 
 
 def _zone_events(hub: HubProcess) -> list[dict]:
-    return httpx.get(f"{hub.url}/api/events", params={"device_key": ZONE_KEY, "limit": 1000}, timeout=5).json()
+    return hub.api.get("/api/events", params={"device_key": ZONE_KEY, "limit": 1000}, timeout=5).json()
 
 
 def test_receiver_records_are_acked_after_recording_naked_when_corrupt_and_found_after_noise(serial_hub,

@@ -43,11 +43,11 @@ def _pub(port: int, topic: str, payload: str, retain: bool = False) -> None:
 
 
 def _device_state(hub: HubProcess, name: str) -> dict:
-    return next(d for d in httpx.get(f"{hub.url}/api/devices/state", timeout=5).json() if d["name"] == name)
+    return next(d for d in hub.api.get("/api/devices/state", timeout=5).json() if d["name"] == name)
 
 
 def _availability_events(hub: HubProcess, device_id: int, state: str, since: float) -> list[dict]:
-    events = httpx.get(f"{hub.url}/api/events", params={"kind": "availability", "since": since, "limit": 1000},
+    events = hub.api.get("/api/events", params={"kind": "availability", "since": since, "limit": 1000},
                        timeout=5).json()
     return [e for e in events if e["device_id"] == device_id and e["state"] == state]
 
@@ -125,7 +125,7 @@ def test_silent_receiver_link_is_reported_offline_within_10_s_of_its_heartbeat_d
         key = "receiver:" + pty_pair.hub_end.rsplit("/", 1)[1]
 
         def link_events(state: str, since: float) -> list[dict]:
-            events = httpx.get(f"{proc.url}/api/events", params={"device_key": key, "kind": "availability",
+            events = proc.api.get("/api/events", params={"device_key": key, "kind": "availability",
                                                                   "since": since}).json()
             return [e for e in events if e["state"] == state]
 

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
@@ -69,8 +70,10 @@ class DetectionEngine:
         self.snapshot_interval = snapshot_interval
         self.listeners: list[Callable[[Detection], None]] = []
         self.emitted = 0
+        self.alerts: AlertSink | None = None
         self._lock = threading.Lock()
-        self._pending: list[DetectionRecord] = []
+        self._flush_lock = threading.Lock()  # one writer: alerts are raised in detection order
+        self._pending: list[dict] = []
         self._active_conditions: set[tuple[DetectionType, str]] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="carehub-detect", daemon=True)
@@ -202,12 +205,32 @@ class DetectionEngine:
                     log.exception("detection listener %r failed", listener)
 
     def flush(self) -> None:
-        """Write pending detections in one transaction."""
-        with self._lock:
-            rows, self._pending = self._pending, []
-        if rows:
-            with self.session_factory() as session, session.begin():
-                session.add_all(rows)
+        """Write pending detections, and the alerts they raise, in one transaction; keep them on failure."""
+        with self._flush_lock:
+            with self._lock:
+                rows, self._pending = self._pending, []
+            if not rows:
+                return
+            try:
+                with self.session_factory() as session, session.begin():
+                    records = [DetectionRecord(**row) for row in rows]
+                    session.add_all(records)
+                    session.flush()
+                    changes = self.alerts.on_detections(session, records) if self.alerts else []
+            except Exception:
+                with self._lock:  # the timer thread retries them, in order, before anything newer
+                    self._pending[:0] = rows
+                raise
+        if self.alerts:
+            self.alerts.publish(changes)
+
+
+class AlertSink(Protocol):
+    """Turns recorded detections into alerts inside the detections' transaction (hub.alerts.flows)."""
+
+    def on_detections(self, session: Session, rows: list[DetectionRecord]) -> list: ...
+
+    def publish(self, changes: list) -> None: ...
 
 
 def _place(ref: DeviceRef | None) -> dict:
@@ -248,11 +271,10 @@ def _availability(status: DeviceStatus, ref: DeviceRef | None) -> list[Detection
                       **_place(ref))]
 
 
-def _record(det: Detection, now: float) -> DetectionRecord:
-    return DetectionRecord(type=str(det.type), state=str(det.state), subject=det.subject, t=det.t,
-                           confidence=det.confidence, device_key=det.device_key, resident_id=det.resident_id,
-                           room_id=det.room_id, site_id=det.site_id, evidence=_jsonable(det.evidence),
-                           recorded_at=now)
+def _record(det: Detection, now: float) -> dict:
+    return dict(type=str(det.type), state=str(det.state), subject=det.subject, t=det.t,
+                confidence=det.confidence, device_key=det.device_key, resident_id=det.resident_id,
+                room_id=det.room_id, site_id=det.site_id, evidence=_jsonable(det.evidence), recorded_at=now)
 
 
 def _jsonable(value):

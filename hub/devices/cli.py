@@ -14,11 +14,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from hub import migrate
 from hub.config import get_settings
-from hub.db import make_engine, make_session_factory, transaction
+from hub.db import transaction
 from hub.devices import csv_import, flows, service
 from hub.devices.keys import InvalidKeyError
 from hub.devices.models import DeviceKind, SiteCreate, SiteKind
@@ -37,16 +37,6 @@ def _table(*columns: str) -> Table:
     return table
 
 
-def open_store() -> sessionmaker[Session]:
-    """Return a session factory for the configured store, after upgrading its schema to head."""
-    settings = get_settings()
-    if not settings.database_url:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    url = settings.sqlalchemy_url
-    migrate.upgrade(url)
-    return make_session_factory(make_engine(url))
-
-
 def _fail(message: str, code: int = 1) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
@@ -62,7 +52,7 @@ def list_devices(
     kind: Annotated[str, typer.Option(help="Only devices of this kind.")] = "",
 ) -> None:
     """List registered devices."""
-    factory = open_store()
+    factory = migrate.open_store()
     with factory() as db_session:
         site_id = None
         if site:
@@ -83,7 +73,7 @@ def list_devices(
 @app.command()
 def pending(limit: Annotated[int, typer.Option(help="Show at most this many, newest first.")] = 200) -> None:
     """List unknown devices that sent data and wait to be bound."""
-    factory = open_store()
+    factory = migrate.open_store()
     with factory() as db_session:
         rows = service.list_pending(db_session=db_session, limit=limit)
         total = service.count_pending(db_session=db_session)
@@ -110,7 +100,7 @@ def bind(
     supervision_s: Annotated[float | None, typer.Option(help="Supervision interval, s.")] = None,
 ) -> None:
     """Register a pending device and bind it to a site, room and/or resident."""
-    factory = open_store()
+    factory = migrate.open_store()
     try:
         with transaction(factory) as db_session:
             site_id = _site_id(db_session, site) if site else None
@@ -153,7 +143,7 @@ def import_csv(
             rows = csv_import.read_rows(stream)
     except (csv_import.CsvFormatError, UnicodeDecodeError) as exc:
         raise _fail(f"{file}: {exc}", code=2) from None
-    factory = open_store()
+    factory = migrate.open_store()
     progress = Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                         console=_err)
     with progress, transaction(factory) as db_session:
@@ -181,7 +171,7 @@ def add_site(
     address: Annotated[str, typer.Option(help="Street address.")] = "",
 ) -> None:
     """Create a site."""
-    factory = open_store()
+    factory = migrate.open_store()
     try:
         with transaction(factory) as db_session:
             site_id = service.create_site(db_session=db_session, site_in=SiteCreate(
@@ -194,7 +184,7 @@ def add_site(
 @app.command()
 def sites() -> None:
     """List sites."""
-    factory = open_store()
+    factory = migrate.open_store()
     with factory() as db_session:
         table = _table("id", "name", "kind", "township", "county", "address")
         for s in service.list_sites(db_session=db_session):

@@ -1,4 +1,4 @@
-"""Registry API: devices, pending devices, sites, rooms, residents, staff (thin; no auth yet).
+"""Registry API: devices, pending devices, sites, rooms, residents, staff; scoped by the caller's sites.
 
 No `from __future__ import annotations` here: FastAPI must see the closure-local `DbSession` alias.
 """
@@ -9,6 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, status
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.audit import service as audit
+from hub.auth.principal import Principal
+from hub.auth.roles import Permission
 from hub.devices import flows, service
 from hub.devices.directory import DeviceDirectory
 from hub.devices.models import (
@@ -43,6 +46,8 @@ def make_router(
     directory: DeviceDirectory | None = None,
     live_state: LiveState | None = None,
     supervision: Mapping[str, float] | None = None,
+    reader: Callable[..., Principal],
+    writer: Callable[..., Principal],
 ) -> APIRouter:
     """Return the registry router; `directory` is refreshed after device writes; `live_state` fills `state`.
 
@@ -56,6 +61,8 @@ def make_router(
             yield session
 
     DbSession = Annotated[Session, Depends(db_session)]
+    Reader = Annotated[Principal, Depends(reader)]
+    Writer = Annotated[Principal, Depends(writer)]
 
     def device_out(device: Device) -> DevicePublic:
         state = dict(live_state(device.id)) if live_state is not None else {}
@@ -71,15 +78,15 @@ def make_router(
         return HTTPException(status.HTTP_409_CONFLICT, str(exc))
 
     @router.get("/devices", response_model=list[DevicePublic])
-    def list_devices(
+    def list_devices(principal: Reader,
         session: DbSession, site_id: int | None = None, kind: DeviceKind | None = None
     ) -> list[DevicePublic]:
         """List registered devices with their live state."""
         devices = service.list_devices(db_session=session, site_id=site_id, kind=kind)
-        return [device_out(d) for d in devices]
+        return [device_out(d) for d in devices if principal.sees(site_id=d.site_id, resident_id=d.resident_id)]
 
     @router.post("/devices", response_model=DevicePublic, status_code=status.HTTP_201_CREATED)
-    def create_device(device_in: DeviceCreate, session: DbSession) -> DevicePublic:
+    def create_device(principal: Writer, device_in: DeviceCreate, session: DbSession) -> DevicePublic:
         """Register a device."""
         try:
             device = service.create_device(db_session=session, device_in=device_in, supervision=supervision)
@@ -90,14 +97,14 @@ def make_router(
         return device_out(device)
 
     @router.get("/devices/pending", response_model=list[PendingPublic])
-    def list_pending(session: DbSession, limit: int = 500) -> list[PendingPublic]:
+    def list_pending(principal: Reader, session: DbSession, limit: int = 500) -> list[PendingPublic]:
         """List unknown devices waiting to be bound, most recently seen first."""
         pending = service.list_pending(db_session=session, limit=limit)
         return [PendingPublic.model_validate(p) for p in pending]
 
     @router.post("/devices/pending/{device_key:path}/bind", response_model=DevicePublic,
                  status_code=status.HTTP_201_CREATED)
-    def bind_pending(device_key: str, bind_in: BindIn, session: DbSession) -> DevicePublic:
+    def bind_pending(principal: Writer, device_key: str, bind_in: BindIn, session: DbSession) -> DevicePublic:
         """Register a pending device and bind it to a site, room and/or resident."""
         if service.get_pending(db_session=session, device_key=device_key) is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no pending device {device_key!r}")
@@ -111,20 +118,21 @@ def make_router(
         return device_out(device)
 
     @router.get("/devices/{device_id}", response_model=DevicePublic)
-    def get_device(device_id: int, session: DbSession) -> DevicePublic:
+    def get_device(principal: Reader, device_id: int, session: DbSession) -> DevicePublic:
         """Return one device with its live state."""
         device = service.get_device(db_session=session, device_id=device_id)
-        if device is None:
+        if device is None or not principal.sees(site_id=device.site_id, resident_id=device.resident_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device #{device_id}")
         return device_out(device)
 
     @router.get("/sites", response_model=list[SitePublic])
-    def list_sites(session: DbSession) -> list[SitePublic]:
+    def list_sites(principal: Reader, session: DbSession) -> list[SitePublic]:
         """List sites."""
-        return [SitePublic.model_validate(s) for s in service.list_sites(db_session=session)]
+        return [SitePublic.model_validate(s) for s in service.list_sites(db_session=session)
+                if principal.sees(site_id=s.id, resident_id=None)]
 
     @router.post("/sites", response_model=SitePublic, status_code=status.HTTP_201_CREATED)
-    def create_site(site_in: SiteCreate, session: DbSession) -> SitePublic:
+    def create_site(principal: Writer, site_in: SiteCreate, session: DbSession) -> SitePublic:
         """Create a site."""
         try:
             site = service.create_site(db_session=session, site_in=site_in)
@@ -134,12 +142,13 @@ def make_router(
         return SitePublic.model_validate(site)
 
     @router.get("/rooms", response_model=list[RoomPublic])
-    def list_rooms(session: DbSession, site_id: int | None = None) -> list[RoomPublic]:
+    def list_rooms(principal: Reader, session: DbSession, site_id: int | None = None) -> list[RoomPublic]:
         """List rooms, optionally of one site."""
-        return [_room_public(r) for r in service.list_rooms(db_session=session, site_id=site_id)]
+        return [_room_public(r) for r in service.list_rooms(db_session=session, site_id=site_id)
+                if principal.sees(site_id=r.building.site_id, resident_id=None)]
 
     @router.post("/rooms", response_model=RoomPublic, status_code=status.HTTP_201_CREATED)
-    def create_room(room_in: RoomCreate, session: DbSession) -> RoomPublic:
+    def create_room(principal: Writer, room_in: RoomCreate, session: DbSession) -> RoomPublic:
         """Create a room (and its building when missing); an existing room is returned as is."""
         try:
             room = service.get_or_create_room(db_session=session, site_id=room_in.site_id,
@@ -150,20 +159,28 @@ def make_router(
         return _room_public(service.get_room(db_session=session, room_id=room.id))
 
     @router.get("/residents", response_model=list[ResidentPublic])
-    def list_residents(session: DbSession, site_id: int | None = None) -> list[ResidentPublic]:
+    def list_residents(principal: Reader, session: DbSession, site_id: int | None = None) -> list[ResidentPublic]:
         """List residents with age and emergency contacts."""
-        return [ResidentPublic.of(r) for r in service.list_residents(db_session=session, site_id=site_id)]
+        # Lists never carry medical notes: they are read one resident at a time, and that read is audited.
+        return [_masked(ResidentPublic.of(r)) for r in service.list_residents(db_session=session, site_id=site_id)
+                if principal.sees(site_id=r.site_id, resident_id=r.id)]
 
     @router.get("/residents/{resident_id}", response_model=ResidentPublic)
-    def get_resident(resident_id: int, session: DbSession) -> ResidentPublic:
+    def get_resident(principal: Reader, resident_id: int, session: DbSession) -> ResidentPublic:
         """Return one resident."""
         resident = service.get_resident(db_session=session, resident_id=resident_id)
-        if resident is None:
+        if resident is None or not principal.sees(site_id=resident.site_id, resident_id=resident.id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no resident #{resident_id}")
+        if not principal.can(Permission.MEDICAL_READ):
+            return _masked(ResidentPublic.of(resident))
+        if resident.medical_notes:
+            audit.append(db_session=session, actor=principal.actor, action="resident.medical_notes.read",
+                         entity="resident", entity_id=resident.id)
+            session.commit()
         return ResidentPublic.of(resident)
 
     @router.post("/residents", response_model=ResidentPublic, status_code=status.HTTP_201_CREATED)
-    def create_resident(resident_in: ResidentCreate, session: DbSession) -> ResidentPublic:
+    def create_resident(principal: Writer, resident_in: ResidentCreate, session: DbSession) -> ResidentPublic:
         """Create a resident with emergency contacts."""
         try:
             resident = service.create_resident(db_session=session, resident_in=resident_in)
@@ -173,16 +190,21 @@ def make_router(
         return ResidentPublic.of(resident)
 
     @router.get("/staff", response_model=list[StaffPublic])
-    def list_staff(session: DbSession, site_id: int | None = None) -> list[StaffPublic]:
+    def list_staff(principal: Reader, session: DbSession, site_id: int | None = None) -> list[StaffPublic]:
         """List staff, optionally those serving one site."""
         staff = service.list_staff(db_session=session, site_id=site_id)
-        return [StaffPublic.model_validate(s) for s in staff]
+        return [StaffPublic.model_validate(s) for s in staff
+                if s.site_id is None or principal.sees(site_id=s.site_id, resident_id=None)]
 
     @router.post("/staff", response_model=StaffPublic, status_code=status.HTTP_201_CREATED)
-    def create_staff(staff_in: StaffCreate, session: DbSession) -> StaffPublic:
+    def create_staff(principal: Writer, staff_in: StaffCreate, session: DbSession) -> StaffPublic:
         """Create a staff member."""
         staff = service.create_staff(db_session=session, staff_in=staff_in)
         session.commit()
         return StaffPublic.model_validate(staff)
 
     return router
+
+
+def _masked(resident: ResidentPublic) -> ResidentPublic:
+    return resident.model_copy(update={"medical_notes": "***" if resident.medical_notes else ""})

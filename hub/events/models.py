@@ -29,4 +29,7 @@ class DeviceEventRecord(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     # Transport delivery (topic+payload digest+packet id): a broker redelivery is recorded once.
     delivery_key: Mapped[str | None] = mapped_column(String(120), nullable=True, index=True)
+    # False from the moment an alarm is recorded until the detectors (and alerts) have taken it: a hub
+    # killed in between finds it at start-up and hands it to them again.
+    handled: Mapped[bool] = mapped_column(default=True, index=True)
 

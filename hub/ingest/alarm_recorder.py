@@ -6,9 +6,10 @@ import logging
 import threading
 import time
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from device_drivers.model import DeviceEvent, EventKind, EventState
 from hub import metrics
 from hub.devices.directory import DeviceDirectory
 from hub.events.models import DeviceEventRecord
@@ -48,32 +49,44 @@ class AlarmRecorder:
                 continue
             while True:
                 try:
-                    self.record(batch)
+                    ids = self.record(batch)
                     break
                 except Exception:
                     # The database is the only durable place: keep the batch, un-acked, and retry.
                     log.exception("recording %d alarm deliveries failed; retrying", len(batch))
                     time.sleep(0.5)
             for delivery in batch:
-                self._after_record(delivery)
+                self._after_record(delivery, ids.get(id(delivery), []))
 
-    def record(self, batch: list[Delivery]) -> None:
-        """Write every alarm event of `batch` in one transaction, skipping broker redeliveries."""
+    def record(self, batch: list[Delivery]) -> dict[int, list[int]]:
+        """Write every alarm event of `batch` in one transaction, skipping broker redeliveries.
+
+        Returns the new rows' ids per delivery (by `id(delivery)`), to mark them handled after processing.
+        """
+        ids: dict[int, list[int]] = {}
         with self.session_factory() as session, session.begin():
+            rows = []
             for delivery in batch:
                 if delivery.redelivery and delivery.delivery_key and self._already_recorded(session, delivery):
                     delivery.error.append("redelivery")
                     continue
                 for event in delivery.alarm_events:
                     ref = self.directory.lookup(event.device_key)
-                    session.add(event_record(event, ref, delivery.received_at, delivery.delivery_key))
+                    row = event_record(event, ref, delivery.received_at, delivery.delivery_key)
+                    row.handled = False
+                    session.add(row)
+                    rows.append((id(delivery), row))
+            session.flush()
+            for key, row in rows:
+                ids.setdefault(key, []).append(row.id)
+        return ids
 
     @staticmethod
     def _already_recorded(session: Session, delivery: Delivery) -> bool:
         query = select(DeviceEventRecord.id).where(DeviceEventRecord.delivery_key == delivery.delivery_key)
         return session.execute(query.limit(1)).first() is not None
 
-    def _after_record(self, delivery: Delivery) -> None:
+    def _after_record(self, delivery: Delivery, record_ids: list[int]) -> None:
         redelivered = "redelivery" in delivery.error
         if redelivered:
             self.redeliveries += 1
@@ -92,3 +105,37 @@ class AlarmRecorder:
                 self.processor.process(delivery, recorded=True)
             except Exception:
                 log.exception("processing a recorded alarm from %s failed", delivery.source)
+                return  # left unhandled: the next start hands it to the detectors again
+            self._mark_handled(record_ids)
+
+    def _mark_handled(self, record_ids: list[int]) -> None:
+        if not record_ids:
+            return
+        try:
+            with self.session_factory() as session, session.begin():
+                session.execute(update(DeviceEventRecord).where(DeviceEventRecord.id.in_(record_ids))
+                                .values(handled=True))
+        except Exception:
+            log.exception("marking %d alarm events handled failed (they are re-run at the next start)",
+                          len(record_ids))
+
+    def recover(self, max_age_s: float = 86_400.0) -> int:
+        """Hand alarms recorded but not yet taken by the detectors (the hub died between) to them again.
+
+        Run at start-up before intake begins; returns how many were recovered.
+        """
+        now = time.time()
+        with self.session_factory() as session:
+            rows = session.scalars(select(DeviceEventRecord).where(
+                DeviceEventRecord.handled.is_(False), DeviceEventRecord.received_at >= now - max_age_s)
+                .order_by(DeviceEventRecord.id)).all()
+        for row in rows:
+            event = DeviceEvent(device_key=row.device_key, kind=EventKind(row.kind), state=EventState(row.state),
+                                ts=row.ts, source=row.source, detail=dict(row.detail or {}))
+            delivery = Delivery(transport="recovery", source=row.source, topic="", messages=[event],
+                                received_at=row.received_at, received_mono=time.monotonic())
+            self.processor.process(delivery, recorded=True)
+            self._mark_handled([row.id])
+        if rows:
+            log.warning("recovered %d recorded alarms that had not reached the detectors", len(rows))
+        return len(rows)

@@ -10,6 +10,9 @@ import logging.config
 from alembic import context
 from sqlalchemy import Connection
 
+import hub.alerts.models  # noqa: F401
+import hub.audit.models  # noqa: F401
+import hub.auth.models  # noqa: F401
 import hub.detect.models  # noqa: F401
 import hub.devices.models  # noqa: F401  (registers tables on Base.metadata)
 import hub.events.models  # noqa: F401

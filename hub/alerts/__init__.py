@@ -1,0 +1,1 @@
+"""Alerts: from detections to a prioritised queue, a lifecycle, escalation and notifications."""

@@ -1,0 +1,73 @@
+"""In-process live feed of alert changes for Server-Sent Events subscribers, each with its own scope."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+from dataclasses import dataclass, field
+
+from hub.auth.principal import Principal
+
+SUBSCRIBER_QUEUE = 2000
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One console's feed: a queue filled on the event loop it listens on."""
+
+    principal: Principal
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(SUBSCRIBER_QUEUE))
+    overflowed: bool = False
+
+    def offer(self, item: dict) -> None:
+        """Put `item` on the queue (runs on the subscriber's loop); a full queue asks the console to resync."""
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            # A console that cannot keep up reloads the queue instead of silently missing changes.
+            self.overflowed = True
+            self.queue.get_nowait()
+            self.queue.put_nowait({"event": "resync", "data": {}})
+
+
+class AlertBus:
+    """Fan alert changes out to subscribers that may see them; safe to publish from any thread."""
+
+    def __init__(self) -> None:
+        self._subs: set[Subscription] = set()
+        self._lock = threading.Lock()
+        self._seq = itertools.count(1)
+        self.published = 0
+
+    def subscribe(self, principal: Principal) -> Subscription:
+        """Register a subscriber on the running event loop."""
+        sub = Subscription(principal, asyncio.get_running_loop())
+        with self._lock:
+            self._subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        """Forget a subscriber."""
+        with self._lock:
+            self._subs.discard(sub)
+
+    def publish(self, alert: dict, *, change: str) -> None:
+        """Send one alert change to every subscriber whose scope covers the alert."""
+        item = {"event": "alert", "id": next(self._seq), "data": {"change": change, "alert": alert}}
+        with self._lock:
+            subs = list(self._subs)
+        self.published += 1
+        for sub in subs:
+            if sub.principal.sees(site_id=alert.get("site_id"), resident_id=alert.get("resident_id")):
+                try:
+                    sub.loop.call_soon_threadsafe(sub.offer, item)
+                except RuntimeError:  # the subscriber's loop has closed
+                    self.unsubscribe(sub)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._subs)

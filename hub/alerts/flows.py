@@ -1,0 +1,78 @@
+"""Detections become alerts in the detections' own transaction; changes go to the live feed after commit."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from hub.alerts import service
+from hub.alerts.bus import AlertBus
+from hub.alerts.models import Alert, AlertPublic
+from hub.auth.principal import Principal
+from hub.detect.models import DetectionRecord
+
+log = logging.getLogger(__name__)
+
+# Called inside the transaction that raised or changed an alert (escalation start, work orders, hazards).
+AlertHook = Callable[[Session, Alert, str, float], None]
+
+
+class AlertFlow:
+    """Raises alerts from recorded detections and applies people's actions, publishing every change."""
+
+    def __init__(self, *, session_factory: sessionmaker[Session], bus: AlertBus,
+                 priorities: Mapping[str, int] | None = None, arrival_timeout_s: float = 1800.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.session_factory = session_factory
+        self.bus = bus
+        self.priorities = dict(priorities or {})
+        self.arrival_timeout_s = arrival_timeout_s
+        self.clock = clock
+        self.hooks: list[AlertHook] = []
+        self.raised = 0
+
+    def on_detections(self, session: Session, rows: list[DetectionRecord]) -> list[tuple[Alert, str]]:
+        """Raise, join or clear alerts for freshly flushed detection rows (inside the caller's transaction)."""
+        now = self.clock()
+        changes: list[tuple[Alert, str]] = []
+        for row in rows:
+            if row.state == "cleared":
+                alert = service.note_cleared(db_session=session, detection=row, now=now)
+                if alert is not None:
+                    changes.append((alert, "cleared"))
+                continue
+            alert, created = service.raise_or_join(db_session=session, detection=row, now=now,
+                                                   priorities=self.priorities)
+            change = "raised" if created else "repeated"
+            for hook in self.hooks:
+                hook(session, alert, change, now)
+            changes.append((alert, change))
+        return changes
+
+    def publish(self, changes: list[tuple[Alert, str]]) -> None:
+        """Send committed changes to the live feed."""
+        for alert, change in changes:
+            self.raised += change == "raised"
+            self.bus.publish(public(alert), change=change)
+
+    def act(self, principal: Principal, alert_id: int, action: Callable[[Session, Alert, float], Alert],
+            change: str) -> Alert | None:
+        """Apply a person's action to an alert they may see; None when it is not theirs to see (404)."""
+        now = self.clock()
+        with self.session_factory() as session, session.begin():
+            alert = service.get_in_scope(db_session=session, alert_id=alert_id, principal=principal)
+            if alert is None:
+                return None
+            action(session, alert, now)
+            for hook in self.hooks:
+                hook(session, alert, change, now)
+        self.bus.publish(public(alert), change=change)
+        return alert
+
+
+def public(alert: Alert) -> dict:
+    """Return the alert as the API and the live feed show it."""
+    return AlertPublic.model_validate(alert).model_dump(mode="json")

@@ -1,0 +1,1 @@
+"""Append-only, hash-chained audit log of state changes, notifications and access to medical notes."""

@@ -1,0 +1,1 @@
+"""Users, roles, scope, tokens and API keys: who may see and do what."""
