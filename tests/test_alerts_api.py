@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -232,4 +231,3 @@ def test_a_cleared_device_condition_resolves_an_untouched_p3_alert_only(env):
     assert [(a["type"], a["cleared_at"]) for a in open_now] == [("sos", clock.now)]
     done = client.get("/api/alerts", headers=op, params={"state": "resolved"}).json()
     assert [(a["type"], a["outcome"]) for a in done] == [("battery_low", "restored")]
-    _ = time

@@ -28,7 +28,8 @@ class Subscription:
         try:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
-            # A console that cannot keep up reloads the queue instead of silently missing changes.
+            # A console that cannot keep up is told to resync (its stream then ends) instead of silently
+            # missing changes.
             self.overflowed = True
             self.queue.get_nowait()
             self.queue.put_nowait({"event": "resync", "data": {}})

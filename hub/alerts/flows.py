@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping
 
@@ -13,11 +12,6 @@ from hub.alerts.bus import AlertBus
 from hub.alerts.models import Alert, AlertPublic
 from hub.auth.principal import Principal
 from hub.detect.models import DetectionRecord
-
-log = logging.getLogger(__name__)
-
-# Called inside the transaction that raised or changed an alert (escalation start, work orders, hazards).
-AlertHook = Callable[[Session, Alert, str, float], None]
 
 
 class AlertFlow:
@@ -31,7 +25,6 @@ class AlertFlow:
         self.priorities = dict(priorities or {})
         self.arrival_timeout_s = arrival_timeout_s
         self.clock = clock
-        self.hooks: list[AlertHook] = []
         self.raised = 0
 
     def on_detections(self, session: Session, rows: list[DetectionRecord]) -> list[tuple[Alert, str]]:
@@ -46,10 +39,7 @@ class AlertFlow:
                 continue
             alert, created = service.raise_or_join(db_session=session, detection=row, now=now,
                                                    priorities=self.priorities)
-            change = "raised" if created else "repeated"
-            for hook in self.hooks:
-                hook(session, alert, change, now)
-            changes.append((alert, change))
+            changes.append((alert, "raised" if created else "repeated"))
         return changes
 
     def publish(self, changes: list[tuple[Alert, str]]) -> None:
@@ -67,8 +57,6 @@ class AlertFlow:
             if alert is None:
                 return None
             action(session, alert, now)
-            for hook in self.hooks:
-                hook(session, alert, change, now)
         self.bus.publish(public(alert), change=change)
         return alert
 

@@ -13,6 +13,7 @@ DEFAULT_PRIORITIES: dict[str, int] = {
 # Conditions of one device (each device of a resident has its own), not of the person.
 DEVICE_CONDITIONS = frozenset({"device_offline", "battery_low", "tamper", "fault", "not_worn"})
 LIFE_SAFETY = 1
+DEVICE_CARE = 3
 
 
 def priority_of(alert_type: str, overrides: Mapping[str, int] | None = None) -> int:

@@ -8,12 +8,12 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from hub.alerts.models import OPEN_STATES, Alert, AlertOccurrence, AlertState, Outcome
-from hub.alerts.priorities import DEVICE_CONDITIONS, LIFE_SAFETY, priority_of
+from hub.alerts.priorities import DEVICE_CARE, DEVICE_CONDITIONS, LIFE_SAFETY, priority_of
 from hub.audit import service as audit
+from hub.audit.models import AuditEntry
+from hub.audit.service import SYSTEM
 from hub.auth.principal import Principal
 from hub.detect.models import DetectionRecord
-
-SYSTEM = "system"
 
 
 class AlertStateError(ValueError):
@@ -68,7 +68,7 @@ def note_cleared(*, db_session: Session, detection: DetectionRecord, now: float)
     alert.updated_at = now
     audit.append(db_session=db_session, actor=SYSTEM, action="alert.cleared", entity="alert", entity_id=alert.id,
                  at=now, detail={"detection_id": detection.id})
-    if alert.priority > 2 and alert.state == AlertState.NEW:
+    if alert.priority >= DEVICE_CARE and alert.state == AlertState.NEW:
         _finish(db_session, alert, actor=SYSTEM, outcome=Outcome.RESTORED, note="condition cleared", now=now)
     return alert
 
@@ -185,8 +185,6 @@ def queue(*, db_session: Session, principal: Principal, states: list[AlertState]
 
 def history(*, db_session: Session, alert_id: int) -> list[dict]:
     """Return the alert's timeline from the audit log, oldest first."""
-    from hub.audit.models import AuditEntry
-
     rows = db_session.scalars(select(AuditEntry).where(AuditEntry.entity == "alert",
                                                        AuditEntry.entity_id == str(alert_id))
                               .order_by(AuditEntry.id))

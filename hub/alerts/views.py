@@ -75,6 +75,8 @@ def make_router(auth: Auth, flow: AlertFlow) -> APIRouter:
                         yield ": keep-alive\n\n"
                         continue
                     yield _sse(item["event"], item["data"], item.get("id"))
+                    if item["event"] == "resync":
+                        return  # the console reconnects and starts again from a fresh snapshot
             finally:
                 flow.bus.unsubscribe(sub)
 

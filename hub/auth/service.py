@@ -49,10 +49,13 @@ def create_user(*, db_session: Session, user_in: UserCreate, now: float | None =
 def principal_for_user(user: User) -> Principal:
     """Return the principal of a signed-in user."""
     role = Role(user.role)
-    all_sites = role in (Role.ADMIN, Role.AUDITOR) or not user.site_ids
     return Principal(kind="user", id=user.id, name=user.username, role=role,
-                     site_ids=None if all_sites else frozenset(user.site_ids),
-                     resident_ids=frozenset(user.resident_ids))
+                     site_ids=_site_scope(role, user.site_ids), resident_ids=frozenset(user.resident_ids))
+
+
+def _site_scope(role: Role, site_ids: list[int]) -> frozenset[int] | None:
+    """Return the sites in scope; None (every site) for admins, auditors and staff with no list."""
+    return None if role in (Role.ADMIN, Role.AUDITOR) or not site_ids else frozenset(site_ids)
 
 
 def authenticate(*, db_session: Session, username: str, password: str) -> User:
@@ -129,8 +132,7 @@ def principal_for_api_key(*, db_session: Session, key: str) -> Principal:
     if row is None or row.revoked:
         raise AuthError("invalid API key")
     role = Role(row.role)
-    sites = None if role in (Role.ADMIN, Role.AUDITOR) or not row.site_ids else frozenset(row.site_ids)
-    return Principal(kind="api_key", id=row.id, name=row.name, role=role, site_ids=sites)
+    return Principal(kind="api_key", id=row.id, name=row.name, role=role, site_ids=_site_scope(role, row.site_ids))
 
 
 def list_users(*, db_session: Session) -> list[User]:
