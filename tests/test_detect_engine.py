@@ -87,3 +87,25 @@ def test_inactivity_state_survives_a_restart_through_the_database(tmp_path):
     assert second.inactivity.snapshot() == first.inactivity.snapshot()
     second.stop()
     db.dispose()
+
+
+def test_a_condition_active_before_a_restart_can_still_clear_after_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cond.db'}"
+    migrate.upgrade(url)
+    db = make_engine(url)
+    factory = make_session_factory(db)
+    first = DetectionEngine(session_factory=factory, clock=lambda: 1000.0, tick_interval=3600)
+    first.start()
+    first.on_message(DeviceStatus("z2m:s", Availability.OFFLINE, 3.0, "z2m", "leave"), REF)
+    first.on_message(DeviceEvent("z2m:s", EventKind.BATTERY_LOW, EventState.ACTIVE, 3.0, "zigbee2mqtt"), REF)
+    first.on_message(DeviceEvent("z2m:s", EventKind.BATTERY_LOW, EventState.CLEARED, 4.0, "zigbee2mqtt"), REF)
+    first.stop()
+    second = DetectionEngine(session_factory=factory, clock=lambda: 1000.0, tick_interval=3600)
+    second.start()
+    second.on_message(DeviceStatus("z2m:s", Availability.ONLINE, 5.0, "z2m"), REF)
+    second.on_message(DeviceEvent("z2m:s", EventKind.BATTERY_LOW, EventState.CLEARED, 5.0, "zigbee2mqtt"), REF)
+    second.stop()
+    assert _rows(factory)[-1] == ("device_offline", "cleared", "z2m:s")
+    assert [r for r in _rows(factory) if r[0] == "battery_low"] == [("battery_low", "active", "z2m:s"),
+                                                                     ("battery_low", "cleared", "z2m:s")]
+    db.dispose()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from device_drivers.model import (
@@ -87,7 +88,20 @@ class DetectionEngine:
                 self.inactivity.restore(saved.data)
             except (ValueError, KeyError):
                 log.exception("inactivity snapshot unusable; learning starts again")
+        self._active_conditions = self._recorded_conditions()
         self._thread.start()
+
+    def _recorded_conditions(self) -> set[tuple[DetectionType, str]]:
+        """Return the conditions whose latest recorded detection is active, so their clearing after a
+        restart is still recorded (and clears their alerts)."""
+        latest = (select(func.max(DetectionRecord.id))
+                  .where(DetectionRecord.type.in_([str(t) for t in _CONDITIONS]))
+                  .group_by(DetectionRecord.type, DetectionRecord.subject))
+        with self.session_factory() as session:
+            rows = session.execute(select(DetectionRecord.type, DetectionRecord.subject)
+                                   .where(DetectionRecord.id.in_(latest),
+                                          DetectionRecord.state == str(DetectionState.ACTIVE))).all()
+        return {(DetectionType(type_), subject) for type_, subject in rows}
 
     def stop(self) -> None:
         """Stop the timer thread, write what is pending and save learned state."""
