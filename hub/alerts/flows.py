@@ -13,6 +13,11 @@ from hub.alerts.models import Alert, AlertPublic
 from hub.auth.principal import Principal
 from hub.detect.models import DetectionRecord
 
+# Called inside the detections' transaction for each alert change: (session, alert, detection, change), where
+# change is "raised", "repeated" or "cleared". Work orders, hazards and escalation attach here, so an alert
+# and what it causes are committed together or not at all.
+AlertHook = Callable[[Session, Alert, DetectionRecord, str], None]
+
 
 class AlertFlow:
     """Raises alerts from recorded detections and applies people's actions, publishing every change."""
@@ -26,6 +31,7 @@ class AlertFlow:
         self.arrival_timeout_s = arrival_timeout_s
         self.clock = clock
         self.raised = 0
+        self.hooks: list[AlertHook] = []
 
     def on_detections(self, session: Session, rows: list[DetectionRecord]) -> list[tuple[Alert, str]]:
         """Raise, join or clear alerts for freshly flushed detection rows (inside the caller's transaction)."""
@@ -35,12 +41,19 @@ class AlertFlow:
             if row.state == "cleared":
                 alert = service.note_cleared(db_session=session, detection=row, now=now)
                 if alert is not None:
+                    self._run_hooks(session, alert, row, "cleared")
                     changes.append((alert, "cleared"))
                 continue
             alert, created = service.raise_or_join(db_session=session, detection=row, now=now,
                                                    priorities=self.priorities)
-            changes.append((alert, "raised" if created else "repeated"))
+            change = "raised" if created else "repeated"
+            self._run_hooks(session, alert, row, change)
+            changes.append((alert, change))
         return changes
+
+    def _run_hooks(self, session: Session, alert: Alert, row: DetectionRecord, change: str) -> None:
+        for hook in self.hooks:
+            hook(session, alert, row, change)
 
     def publish(self, changes: list[tuple[Alert, str]]) -> None:
         """Send committed changes to the live feed."""
