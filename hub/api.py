@@ -23,6 +23,10 @@ from hub.detect.models import DetectionRecord
 from hub.devices.views import make_router as make_devices_router
 from hub.events.models import DeviceEventRecord
 from hub.ingest.processor import health_key
+from hub.ledgers.flows import LedgerFlow
+from hub.ledgers.views import make_router as make_ledgers_router
+from hub.workorders.flows import WorkOrderFlow
+from hub.workorders.views import make_router as make_workorders_router
 
 if TYPE_CHECKING:
     from hub.runtime import Hub
@@ -42,6 +46,10 @@ def create_app(hub: Hub) -> FastAPI:
                                            live_state=hub.live_state, supervision=hub.settings.supervision,
                                            reader=auth.require(Permission.REGISTRY_READ),
                                            writer=auth.require(Permission.REGISTRY_WRITE)))
+    app.include_router(make_workorders_router(auth, WorkOrderFlow(session_factory=hub.session_factory,
+                                                                  settings=hub.settings, clock=hub.alerts.clock)))
+    app.include_router(make_ledgers_router(auth, LedgerFlow(session_factory=hub.session_factory,
+                                                            settings=hub.settings, clock=hub.alerts.clock)))
     app.include_router(_ops_router(hub))
     return app
 

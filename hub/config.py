@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -94,6 +95,16 @@ class Settings(BaseSettings):
     # Alert priority per type (1 life, 2 check, 3 device care); types not listed keep the defaults.
     alert_priorities: dict[str, int] = Field(default_factory=dict)
     arrival_timeout_s: float = 1800.0  # a dispatched responder must confirm arrival within this
+
+    # Work orders and ledgers (hub.workorders, hub.ledgers); each dict overrides the defaults key by key.
+    workorder_rules: dict[str, str] = Field(default_factory=dict)  # alert type -> order type ("" = none)
+    # SLA as [accept_s, finish_s] by "type:p1", then "type", then "p1" (e.g. "maintenance:p3").
+    workorder_sla: dict[str, list[float]] = Field(default_factory=dict)
+    hazard_rules: dict[str, str] = Field(default_factory=dict)  # alert type -> hazard level ("" = none)
+    hazard_deadlines_h: dict[str, float] = Field(default_factory=dict)  # level -> hours to rectify
+    timezone: str = "Asia/Shanghai"  # times in messages and quiet hours are read in this zone
+    holidays: list[dt.date] = Field(default_factory=list)  # public holidays the working-day clock skips
+    extra_workdays: list[dt.date] = Field(default_factory=list)  # weekend days worked in their place (调休)
 
     @classmethod
     def settings_customise_sources(

@@ -25,6 +25,7 @@ from hub.ingest.mqtt_client import MqttIngest
 from hub.ingest.processor import Processor
 from hub.ingest.router import IngestRouter
 from hub.telemetry.influx_writer import make_telemetry_writer
+from hub.workorders.flows import AlertWorkOrders
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Hub:
                                 priorities=settings.alert_priorities, arrival_timeout_s=settings.arrival_timeout_s,
                                 clock=clock)
         self.detections.alerts = self.alerts
+        self.alerts.hooks.append(AlertWorkOrders.from_settings(settings).on_alert)
         self._stop = threading.Event()
         self._refresher = threading.Thread(target=self._refresh_loop, name="carehub-directory", daemon=True)
 

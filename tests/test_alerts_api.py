@@ -201,20 +201,25 @@ def test_tampering_with_one_audit_row_fails_verification_and_names_it(env, tmp_p
         return subprocess.run([sys.executable, "-m", "hub", "audit", "verify"], env=cli_env, capture_output=True,
                               text=True, timeout=60)
 
-    intact = verify()
-    assert intact.returncode == 0 and "5 rows verified" in intact.stdout, intact.stdout + intact.stderr
     with sqlite3.connect(tmp_path / "carehub.db") as conn:
-        conn.execute("UPDATE audit_log SET detail = json_set(detail, '$.count', 1) WHERE id = 3")
+        rows = conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+        # Alert hooks (work orders, escalation) append rows of their own: find the third press by its content.
+        row = conn.execute("SELECT id FROM audit_log WHERE action = 'alert.repeated' "
+                           "AND json_extract(detail, '$.count') = 3").fetchone()[0]
+    intact = verify()
+    assert intact.returncode == 0 and f"{rows} rows verified" in intact.stdout, intact.stdout + intact.stderr
+    with sqlite3.connect(tmp_path / "carehub.db") as conn:
+        conn.execute(f"UPDATE audit_log SET detail = json_set(detail, '$.count', 1) WHERE id = {row}")
     broken = verify()
     assert broken.returncode == 1
-    assert "row 3" in broken.stderr and "modified" in broken.stderr
+    assert f"row {row}" in broken.stderr and "modified" in broken.stderr
     with sqlite3.connect(tmp_path / "carehub.db") as conn:
-        conn.execute("UPDATE audit_log SET detail = json_set(detail, '$.count', 3) WHERE id = 3")
+        conn.execute(f"UPDATE audit_log SET detail = json_set(detail, '$.count', 3) WHERE id = {row}")
     assert verify().returncode == 0  # the original content verifies again: the check is exact
     with sqlite3.connect(tmp_path / "carehub.db") as conn:
-        conn.execute("DELETE FROM audit_log WHERE id = 2")
+        conn.execute(f"DELETE FROM audit_log WHERE id = {row - 1}")
     deleted = verify()
-    assert deleted.returncode == 1 and "row 3" in deleted.stderr and "deleted" in deleted.stderr
+    assert deleted.returncode == 1 and f"row {row}" in deleted.stderr and "deleted" in deleted.stderr
 
 
 def test_a_cleared_device_condition_resolves_an_untouched_p3_alert_only(env):

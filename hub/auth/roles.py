@@ -32,21 +32,33 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     USERS_ADMIN = "users:admin"
     PUSH = "push"
+    WORKORDERS_READ = "workorders:read"
+    WORKORDERS_ACT = "workorders:act"
+    LEDGERS_READ = "ledgers:read"
+    LEDGERS_WRITE = "ledgers:write"
+    INSPECT = "inspections:do"  # record results of inspection tasks (daily checks by caregivers)
+    REINSPECT = "hazards:reinspect"
 
 
 _P = Permission
 _STAFF_READ = {_P.ALERTS_READ, _P.REGISTRY_READ}
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.DUTY_OPERATOR: frozenset(_STAFF_READ | {_P.ALERTS_ACT, _P.MEDICAL_READ, _P.DUTY_WRITE}),
-    Role.DISPATCHER: frozenset(_STAFF_READ | {_P.ALERTS_ACT, _P.MEDICAL_READ, _P.DUTY_WRITE}),
-    Role.CAREGIVER: frozenset(_STAFF_READ | {_P.ALERTS_ACT, _P.MEDICAL_READ}),
+    Role.DUTY_OPERATOR: frozenset(_STAFF_READ | {_P.ALERTS_ACT, _P.MEDICAL_READ, _P.DUTY_WRITE, _P.WORKORDERS_READ,
+                                                 _P.WORKORDERS_ACT, _P.LEDGERS_READ}),
+    Role.DISPATCHER: frozenset(_STAFF_READ | {_P.ALERTS_ACT, _P.MEDICAL_READ, _P.DUTY_WRITE, _P.WORKORDERS_READ,
+                                              _P.WORKORDERS_ACT, _P.LEDGERS_READ}),
+    Role.CAREGIVER: frozenset(_STAFF_READ | {_P.ALERTS_ACT, _P.MEDICAL_READ, _P.WORKORDERS_READ, _P.WORKORDERS_ACT,
+                                             _P.LEDGERS_READ, _P.INSPECT}),
     # Safety officers work on fire and gas; they read alerts but need no medical notes (masked).
-    Role.SAFETY_OFFICER: frozenset(_STAFF_READ | {_P.ALERTS_ACT}),
+    Role.SAFETY_OFFICER: frozenset(_STAFF_READ | {_P.ALERTS_ACT, _P.WORKORDERS_READ, _P.WORKORDERS_ACT,
+                                                  _P.LEDGERS_READ, _P.LEDGERS_WRITE, _P.INSPECT, _P.REINSPECT}),
     Role.FAMILY: frozenset({_P.ALERTS_READ, _P.FAMILY_RESPOND}),
     Role.SITE_ADMIN: frozenset(_STAFF_READ | {_P.ALERTS_ACT, _P.MEDICAL_READ, _P.DUTY_WRITE,
-                                              _P.REGISTRY_WRITE, _P.USERS_ADMIN}),
+                                              _P.REGISTRY_WRITE, _P.USERS_ADMIN, _P.WORKORDERS_READ,
+                                              _P.WORKORDERS_ACT, _P.LEDGERS_READ, _P.LEDGERS_WRITE, _P.INSPECT,
+                                              _P.REINSPECT}),
     Role.ADMIN: frozenset(Permission) - {_P.FAMILY_RESPOND},
     # Auditors read everything that is recorded, change nothing, and see medical notes masked.
-    Role.AUDITOR: frozenset(_STAFF_READ | {_P.AUDIT_READ}),
+    Role.AUDITOR: frozenset(_STAFF_READ | {_P.AUDIT_READ, _P.WORKORDERS_READ, _P.LEDGERS_READ}),
     Role.INTEGRATION: frozenset({_P.PUSH}),
 }

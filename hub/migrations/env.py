@@ -16,6 +16,8 @@ import hub.auth.models  # noqa: F401
 import hub.detect.models  # noqa: F401
 import hub.devices.models  # noqa: F401  (registers tables on Base.metadata)
 import hub.events.models  # noqa: F401
+import hub.ledgers.models  # noqa: F401
+import hub.workorders.models  # noqa: F401
 from hub.db import Base, make_engine
 
 config = context.config

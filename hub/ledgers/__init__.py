@@ -1,0 +1,1 @@
+"""Safety ledgers (台账): hazards, inspection plans and tasks, the three lists, complaints, device tests."""

@@ -1,0 +1,103 @@
+"""Rule 5 and 6: a fire alarm makes alert, red hazard and work order in one transaction; a dead smoke detector
+makes a hazard and a maintenance order, never a fire alert."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from hub.detect.detection import DetectionType
+from tests.workorders_env import close_env, make_env
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    env = make_env(tmp_path, monkeypatch)
+    yield env
+    close_env(env)
+
+
+def _count(env, table: str, where: str = "1=1") -> int:
+    with sqlite3.connect(env.settings.data_dir / "carehub.db") as conn:
+        return conn.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0]
+
+
+def test_smoke_alarm_at_an_institution_writes_alert_red_hazard_and_order_linked_both_ways(env):
+    env.detect(DetectionType.FIRE, device="z2m:smoke-1")
+    op = env.login("disp")
+    (alert,) = env.client.get("/api/alerts", headers=op).json()
+    assert (alert["type"], alert["priority"]) == ("fire", 1)
+    (order,) = env.client.get("/api/workorders", headers=op, params={"alert_id": alert["id"]}).json()
+    (hazard,) = env.client.get("/api/hazards", headers=op, params={"alert_id": alert["id"]}).json()
+    assert order["type"] == "safety_check" and order["roles"][0] == "safety_officer"
+    assert (hazard["level"], hazard["category"], hazard["status"], hazard["source"]) == ("red", "fire",
+                                                                                         "registered", "alert")
+    assert hazard["deadline_at"] - hazard["registered_at"] == 24 * 3600
+    # Linked both ways: order → alert and hazard, hazard → alert and order.
+    assert (order["alert_id"], order["hazard_id"]) == (alert["id"], hazard["id"])
+    assert (hazard["alert_id"], hazard["work_order_id"]) == (alert["id"], order["id"])
+    assert [o["id"] for o in env.client.get("/api/workorders", headers=op,
+                                            params={"hazard_id": hazard["id"]}).json()] == [order["id"]]
+    with sqlite3.connect(env.settings.data_dir / "carehub.db") as conn:
+        actions = [r[0] for r in conn.execute("SELECT action FROM audit_log ORDER BY id")]
+    assert {"alert.raised", "workorder.created", "hazard.registered", "workorder.hazard_linked"} <= set(actions)
+
+
+def test_if_the_hazard_insert_fails_nothing_of_the_alarm_is_written(env):
+    db = env.settings.data_dir / "carehub.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TRIGGER refuse_hazard BEFORE INSERT ON hazards "
+                     "BEGIN SELECT RAISE(ABORT, 'hazard insert refused'); END")
+    audit_before = _count(env, "audit_log")
+    with pytest.raises(Exception, match="hazard insert refused"):
+        env.detect(DetectionType.FIRE, device="z2m:smoke-1")
+    assert [_count(env, t) for t in ("detections", "alerts", "work_orders", "hazards")] == [0, 0, 0, 0]
+    assert _count(env, "audit_log") == audit_before
+    # The detection engine keeps what it could not write and writes it all once the store accepts it.
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TRIGGER refuse_hazard")
+    env.hub.detections.flush()
+    assert [_count(env, t) for t in ("detections", "alerts", "work_orders", "hazards")] == [1, 1, 1, 1]
+    assert _count(env, "hazards", "work_order_id = (SELECT id FROM work_orders)") == 1
+    assert _count(env, "work_orders", "hazard_id = (SELECT id FROM hazards)") == 1
+
+
+@pytest.mark.parametrize("problem", [DetectionType.DEVICE_OFFLINE, DetectionType.BATTERY_LOW, DetectionType.TAMPER,
+                                     DetectionType.FAULT])
+def test_a_smoke_detector_problem_is_a_hazard_and_a_maintenance_order_not_a_fire_alert(env, problem):
+    env.detect(problem, device="z2m:smoke-1")
+    op = env.login("safety")
+    (alert,) = env.client.get("/api/alerts", headers=op).json()
+    assert alert["type"] == problem.value and alert["priority"] == 3
+    (order,) = env.client.get("/api/workorders", headers=op).json()
+    (hazard,) = env.client.get("/api/hazards", headers=op).json()
+    assert order["type"] == "maintenance" and order["hazard_id"] == hazard["id"]
+    assert (hazard["level"], hazard["category"], hazard["work_order_id"]) == ("orange", "fire", order["id"])
+    assert hazard["deadline_at"] - hazard["registered_at"] == 72 * 3600
+
+
+def test_a_condition_that_clears_before_dispatch_cancels_the_order_but_keeps_the_hazard(env):
+    from hub.detect.detection import Detection, DetectionState
+
+    env.detect(DetectionType.BATTERY_LOW, device="z2m:smoke-1")
+    env.hub.detections._emit([Detection(type=DetectionType.BATTERY_LOW, subject="z2m:smoke-1", t=env.clock.now,
+                                        state=DetectionState.CLEARED, device_key="z2m:smoke-1",
+                                        site_id=env.ids["north"])])
+    env.hub.detections.flush()
+    op = env.login("safety")
+    (order,) = env.client.get("/api/workorders", headers=op, params={"status": "cancelled"}).json()
+    assert "cleared" in order["cancel_reason"]
+    assert env.client.get("/api/hazards", headers=op).json()[0]["status"] == "registered"
+
+
+def test_hazard_rules_and_deadlines_are_configurable(tmp_path, monkeypatch):
+    env = make_env(tmp_path, monkeypatch, hazard_rules={"fire": "orange", "device": ""},
+                   hazard_deadlines_h={"orange": 48})
+    try:
+        env.detect(DetectionType.FIRE, device="z2m:smoke-1")
+        env.detect(DetectionType.BATTERY_LOW, device="z2m:smoke-1")
+        (hazard,) = env.client.get("/api/hazards", headers=env.login("safety")).json()
+        assert hazard["level"] == "orange" and hazard["deadline_at"] - hazard["registered_at"] == 48 * 3600
+    finally:
+        close_env(env)
