@@ -10,9 +10,11 @@ simulator's `wire.encode_accel`. 1 % of the bands fall half-way through.
 Part 1, in this process, on the same batches, each stage with its own fresh detector:
   decode       `NativeProfile.decode`, the hub's decoder, on every payload;
   fall batched `FallDetector.update_many` with the whole 1-s batch of all devices;
-  fall per msg `FallDetector.update` once per message, as `DetectionEngine.on_message` calls it;
-  inactivity   `DetectionEngine._resident_activity` (|a| spread -> wear / wristband activity);
-  engine       `DetectionEngine.on_message`, the listener the hub runs (fall per msg + inactivity);
+  fall per msg `FallDetector.update` once per message, as the engine called it before it batched;
+  inactivity   `DetectionEngine._wristband_activity` per engine flush (|a| spread -> wear);
+  engine       `DetectionEngine.on_message`, the listener the hub runs, with `flush_accel` every
+               N x accel_flush_s messages, as the engine's timer thread does when the bands' batches
+               arrive evenly over the second (fall update_many + inactivity + cancel window);
   baseline     |a| of every sample with NumPy, the least any detector must do.
 CPU is `time.process_time` per simulated second; ratios are against the baseline of the same run.
 
@@ -137,7 +139,7 @@ def slot_map_bytes(engine, devices: int) -> int:
     """Return the Python-side bytes per device of the detectors' slot maps (dicts, key lists)."""
     fall, inact = engine.fall, engine.inactivity
     total = sum(sys.getsizeof(x) for x in (fall._slots, fall._keys, fall._free, inact._slots, inact._keys,
-                                            inact._meta, inact._free))
+                                            inact._meta, inact._free, engine._refs))
     total += sum(sys.getsizeof(k) for k in fall._slots) + sum(sys.getsizeof(m) for m in inact._meta[:devices])
     return total // devices
 
@@ -146,6 +148,7 @@ def run_in_process(args) -> dict:
     """Run part 1 and print its table; return the figures."""
     from device_drivers.profiles.native import NativeProfile
     from firmware_sim.wire import native_accel_topic
+    from hub.detect.engine import batch_spread
     from hub.detect.fall import FallDetector
     from hub.devices.directory import DeviceRef
 
@@ -184,7 +187,7 @@ def run_in_process(args) -> dict:
         with fall_many:
             found_many += det.update_many((m.device_key, m.t, m.xyz) for m in batch)
 
-    fall_one = Stage("fall, update per message")
+    fall_one = Stage("fall, update per message (engine before)")
     det = FallDetector(n)
     found_one = []
     for batch in batches:
@@ -194,23 +197,30 @@ def run_in_process(args) -> dict:
 
     inactivity = Stage("inactivity, as the engine feeds it")
     engine = detection_engine(n)
+    per_flush = max(1, round(n * engine.accel_flush_s))  # messages between two timer-thread flushes
     for batch in batches:
         with inactivity:
-            for m, ref in zip(batch, refs, strict=True):
-                engine._resident_activity(m, ref)  # the engine's own feeding, so the bench cannot drift from it
+            for i in range(0, n, per_flush):
+                items = list(zip(batch[i:i + per_flush], refs[i:i + per_flush], strict=True))
+                # the engine's own feeding, so the bench cannot drift from it
+                engine._wristband_activity(items, batch_spread([m for m, _ in items]))
     moving = int(np.count_nonzero(~np.isnan(engine.inactivity.last_t)))
 
-    listener = Stage("engine: DetectionEngine.on_message")
+    listener = Stage("engine: on_message + flush_accel (as wired)")
     engine = detection_engine(n)
     for batch in batches:
         with listener:
-            for m, ref in zip(batch, refs, strict=True):
+            for i, (m, ref) in enumerate(zip(batch, refs, strict=True)):
                 engine.on_message(m, ref)
+                if (i + 1) % per_flush == 0:
+                    engine.flush_accel()
+            engine.flush_accel()
     with engine.session_factory() as session:
         from hub.detect.models import DetectionRecord
         engine.flush()
         engine_falls = {r.subject for r in session.query(DetectionRecord).filter(
             DetectionRecord.type.in_(("fall", "fall_suspected")))}
+    engine_falls |= {d.subject for d in engine.cancel.held()}  # falls waiting out their cancel window
 
     per_s = 1000.0 / seconds
     fall_bytes = engine.fall.state_bytes_per_device()
@@ -234,7 +244,8 @@ def run_in_process(args) -> dict:
         hit = len({f"ch:{device_id(i)}" for i in fallers} & keys)
         return f"{hit}/{len(fallers)} fallers, {len(keys) - hit} other devices"
 
-    print(f"\nfalls detected: update_many {who(found_many)}; update {who(found_one)}; engine {who(engine_falls)}")
+    print(f"\nfalls detected: update_many {who(found_many)}; update {who(found_one)}; engine {who(engine_falls)} "
+          f"({len(engine.cancel.held())} of them held in the cancel window)")
     print(f"inactivity: {moving}/{n} residents had wristband movement (a gap timer running)")
     print(f"state per device: fall {fall_bytes:,} B + inactivity {inact_bytes:,} B = {fall_bytes + inact_bytes:,} B "
           f"of arrays; + {maps} B Python slot maps")
@@ -312,13 +323,19 @@ def scrape(url: str) -> dict[str, float]:
 
 
 def fall_subjects(db_path: Path, since: float) -> set[str]:
-    """Return the device keys with a fall or suspected fall recorded since `since` (the hub's SQLite file)."""
+    """Return the device keys with a fall or suspected fall since `since`, recorded or held in its cancel
+    window (the hub's SQLite file)."""
+    import json
     import sqlite3
 
     with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30) as db:
         rows = db.execute("SELECT subject FROM detections WHERE type IN ('fall', 'fall_suspected') AND t >= ?",
                           (since,)).fetchall()
-    return {subject for (subject,) in rows}
+        held = db.execute("SELECT data FROM detector_snapshots WHERE name = 'fall_holds'").fetchall()
+    subjects = {subject for (subject,) in rows}
+    for (data,) in held:
+        subjects |= {h["detection"]["subject"] for h in json.loads(data)["holds"] if h["detection"]["t"] >= since}
+    return subjects
 
 
 def mqtt_phase(ctx, hub, proc, port: int, n: int, args, seed: int) -> dict:

@@ -26,6 +26,7 @@ class EventKind(StrEnum):
     SILENCED = "silenced"
     PRESENCE = "presence"
     BUTTON = "button"
+    CANCEL = "cancel"  # the wearer cancels a pending alarm (the hub's fall cancel window)
     CHECKIN = "checkin"
     INACTIVITY = "inactivity"
     POWER_LOSS = "power_loss"

@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     # Alert priority per type (1 life, 2 check, 3 device care); types not listed keep the defaults.
     alert_priorities: dict[str, int] = Field(default_factory=dict)
     arrival_timeout_s: float = 1800.0  # a dispatched responder must confirm arrival within this
+    # A fall the hub detects from wrist acceleration is held this long for a cancel press or recovery; 0: no hold.
+    fall_cancel_window_s: float = Field(default=30.0, ge=0.0)
 
     # Work orders and ledgers (hub.workorders, hub.ledgers); each dict overrides the defaults key by key.
     workorder_rules: dict[str, str] = Field(default_factory=dict)  # alert type -> order type ("" = none)

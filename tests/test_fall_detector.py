@@ -206,6 +206,22 @@ def test_state_is_small_and_resettable() -> None:
     assert det.flush("w") == []
 
 
+def test_ring_holds_the_feature_window_after_the_longest_feed() -> None:
+    p = FallParams.load()
+    assert p.ring_size() == 192  # 7.68 s: pre 3 s + post 2.5 s + a 1-s piece after a 1-s gap, rounded up
+    t, xyz = fall_stream(seconds=14.0)
+    # Worst case for the ring: the post window is one sample short, then a gap just under max_gap_s,
+    # then a long batch (cut into max_piece_s pieces): the oldest needed sample is furthest behind.
+    early = t < IMPACT_S + p.post_s - 0.03
+    late = t > t[early][-1] + p.max_gap_s - 0.025  # first sample 0.98 s after the last one
+    det = detector()
+    out = det.update("w", t[early], xyz[early])
+    out += det.update("w", t[late], xyz[late])  # an overrun would raise AssertionError here
+    assert len(out) == 1 and abs(out[0].t - IMPACT_S) <= 0.1
+    state = sum(a.nbytes for a in (det.mag, det.peak, det.grav)) // det.capacity
+    assert state == 192 * (4 + 4 + 12)
+
+
 def test_params_round_trip_and_default_file() -> None:
     p = FallParams.load()
     assert FallParams.from_dict(json.loads(json.dumps(p.to_dict()))) == p

@@ -44,6 +44,8 @@ class AlertFlow:
                     self._run_hooks(session, alert, row, "cleared")
                     changes.append((alert, "cleared"))
                 continue
+            if row.state != "active":
+                continue  # "cancelled" (a fall the resident called off in its cancel window): logged, no alert
             alert, created = service.raise_or_join(db_session=session, detection=row, now=now,
                                                    priorities=self.priorities)
             change = "raised" if created else "repeated"

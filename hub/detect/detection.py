@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -30,10 +30,11 @@ class DetectionType(StrEnum):
 
 
 class DetectionState(StrEnum):
-    """A detection starts a condition or ends it."""
+    """A detection starts a condition or ends it; a cancelled one is logged but raises nothing."""
 
     ACTIVE = "active"
     CLEARED = "cleared"
+    CANCELLED = "cancelled"  # a wrist fall the resident cancelled within the cancel window
 
 
 @dataclass(slots=True, frozen=True)
@@ -50,3 +51,23 @@ class Detection:
     room_id: int | None = None
     site_id: int | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the detection as a JSON-ready dict (NumPy values in the evidence become plain numbers)."""
+        return jsonable(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Detection:
+        """Rebuild a detection saved with `to_dict`."""
+        return cls(**{**data, "type": DetectionType(data["type"]), "state": DetectionState(data["state"])})
+
+
+def jsonable(value: Any) -> Any:
+    """Make evidence JSON-safe (NumPy scalars and arrays become plain numbers and lists)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value

@@ -1,4 +1,19 @@
-"""Feed canonical messages to the streaming detectors and record every detection with its evidence."""
+"""Feed canonical messages to the streaming detectors and record every detection with its evidence.
+
+Wrist acceleration is batched: `on_message` only queues an AccelBatch, and the queue goes to the fall
+detector in one `FallDetector.update_many` call (with the wristband inactivity feed and the cancel
+window's recovery check) every `accel_flush_s` (0.25 s) on the engine's timer thread, or at once on
+the caller's thread when `accel_max_batches` are queued. A batch therefore waits at most
+`accel_flush_s` plus the run time of one flush (about 30 ms for 1,250 batches) before the detector
+sees it: batching delays a fall detection by well under 1 s. Every other message (SOS, fire, device
+falls, vitals, health) is handled on the caller's thread and never waits for the fall detector: it
+has its own lock.
+
+A `fall` concluded from wrist acceleration is held for the cancel window (`hub.detect.fall_cancel`,
+`fall_cancel_window_s`, default 30 s) before it is recorded as active; a cancelled one is recorded
+as "cancelled". Held falls are saved in `detector_snapshots` ("fall_holds") in the same transaction
+as the detections, so a restart resumes them with their original deadlines.
+"""
 
 from __future__ import annotations
 
@@ -22,8 +37,9 @@ from device_drivers.model import (
     Message,
     Reading,
 )
-from hub.detect.detection import Detection, DetectionState, DetectionType
+from hub.detect.detection import Detection, DetectionState, DetectionType, jsonable
 from hub.detect.fall import FallDetection, FallDetector
+from hub.detect.fall_cancel import CANCEL_KINDS, FallCancelWindow
 from hub.detect.fire import FireGasDetector
 from hub.detect.inactivity import ActivitySource, InactivityDetector
 from hub.detect.models import DetectionRecord, DetectorSnapshot
@@ -57,38 +73,55 @@ class DetectionEngine:
 
     def __init__(self, *, session_factory: sessionmaker[Session], clock: Callable[[], float] = time.time,
                  fall_capacity: int = 20_000, inactivity_capacity: int = 20_000,
-                 tick_interval: float = 1.0, snapshot_interval: float = 60.0) -> None:
+                 tick_interval: float = 1.0, snapshot_interval: float = 60.0,
+                 fall_cancel_window_s: float = 30.0, accel_flush_s: float = 0.25,
+                 accel_max_batches: int = 4096) -> None:
         self.session_factory = session_factory
         self.clock = clock
         self.fall = FallDetector(fall_capacity, clock=clock)
         self.fire = FireGasDetector(clock)
         self.vitals = VitalsDetector(clock)
         self.inactivity = InactivityDetector(clock, capacity=inactivity_capacity)
+        self.cancel = FallCancelWindow(fall_cancel_window_s, clock)
         self._last_heart_rate: dict[int, float] = {}
         self._last_steps: dict[str, float] = {}
+        self._refs: dict[str, DeviceRef | None] = {}  # latest ref per wristband, for falls decided later
         self._next_snapshot = 0.0
         self.tick_interval = tick_interval
         self.snapshot_interval = snapshot_interval
+        self.accel_flush_s = accel_flush_s
+        self.accel_max_batches = accel_max_batches
         self.listeners: list[Callable[[Detection], None]] = []
         self.emitted = 0
         self.alerts: AlertSink | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # every detector but the fall detector, the cancel window, pending rows
+        self._fall_lock = threading.Lock()  # the fall detector: a long update_many never blocks an SOS
+        self._accel_lock = threading.Lock()  # the queue of AccelBatch messages
         self._flush_lock = threading.Lock()  # one writer: alerts are raised in detection order
+        self._accel: list[tuple[AccelBatch, DeviceRef | None]] = []
+        self._full_warned = False
         self._pending: list[dict] = []
         self._active_conditions: set[tuple[DetectionType, str]] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="carehub-detect", daemon=True)
 
     def start(self) -> None:
-        """Restore learned state, then start the timer thread (timers, silent devices, batched writes)."""
+        """Restore learned state and held falls, then start the timer thread (timers, batches, writes)."""
         with self.session_factory() as session:
             saved = session.get(DetectorSnapshot, "inactivity")
+            holds = session.get(DetectorSnapshot, "fall_holds")
         if saved is not None:
             try:
                 self.inactivity.restore(saved.data)
             except (ValueError, KeyError):
                 log.exception("inactivity snapshot unusable; learning starts again")
+        if holds is not None:
+            # A held fall is a pending alarm: an unreadable snapshot must stop the start, not be skipped.
+            self.cancel.restore(holds.data)
         self._active_conditions = self._recorded_conditions()
+        with self._lock:
+            overdue = self.cancel.due()  # deadlines that passed while the hub was down raise now
+        self._emit(overdue)
         self._thread.start()
 
     def _recorded_conditions(self) -> set[tuple[DetectionType, str]]:
@@ -104,9 +137,10 @@ class DetectionEngine:
         return {(DetectionType(type_), subject) for type_, subject in rows}
 
     def stop(self) -> None:
-        """Stop the timer thread, write what is pending and save learned state."""
+        """Stop the timer thread, feed queued acceleration, write what is pending and save learned state."""
         self._stop.set()
         self._thread.join(10)
+        self.flush_accel()
         self.flush()
         self.save_snapshot()
 
@@ -118,14 +152,21 @@ class DetectionEngine:
             session.merge(DetectorSnapshot(name="inactivity", data=data, saved_at=self.clock()))
 
     def on_message(self, message: Message, ref: DeviceRef | None) -> None:
-        """Run the detectors that care about `message` (a processor listener)."""
+        """Run the detectors that care about `message` (a processor listener); acceleration is queued."""
+        if isinstance(message, AccelBatch):
+            with self._accel_lock:
+                self._accel.append((message, ref))
+                if len(self._accel) < self.accel_max_batches:
+                    return
+                queued, self._accel = self._accel, []
+            self._feed_accel(queued)
+            return
         detections: list[Detection] = []
         with self._lock:
-            if isinstance(message, AccelBatch):
-                found = self.fall.update(message.device_key, message.t, message.xyz)
-                detections = [_from_fall(f, ref) for f in found]
-            elif isinstance(message, DeviceEvent):
+            if isinstance(message, DeviceEvent):
                 detections = _device_side(message, ref) + self.fire.update(message, ref)
+                if message.kind in CANCEL_KINDS:
+                    detections += self.cancel.press(message, ref.resident_id if ref else None)
             elif isinstance(message, Reading):
                 detections = self.fire.update(message, ref)
                 if message.metric in _VITALS:
@@ -137,20 +178,58 @@ class DetectionEngine:
             detections = [d for d in detections if self._changes_condition(d)]
         self._emit(detections)
 
+    def flush_accel(self) -> None:
+        """Feed every queued acceleration batch to the fall and wristband-inactivity detectors now."""
+        with self._accel_lock:
+            queued, self._accel = self._accel, []
+        if queued:
+            self._feed_accel(queued)
+
+    def _feed_accel(self, queued: list[tuple[AccelBatch, DeviceRef | None]]) -> None:
+        with self._fall_lock:
+            for message, ref in queued:
+                self._refs[message.device_key] = ref
+            fits = [(m.device_key, m.t, m.xyz) for m, _ in queued if self.fall.can_take(m.device_key)]
+            if len(fits) < len(queued) and not self._full_warned:
+                self._full_warned = True
+                log.error("fall detector full (%d wristbands): new wristbands are not fall-monitored",
+                          self.fall.capacity)
+            found = self.fall.update_many(fits)
+        spread = batch_spread([m for m, _ in queued])
+        post_s = self.fall.params.post_s
+        with self._lock:
+            detections: list[Detection] = []
+            for f in found:
+                detections += self.cancel.hold(self._from_fall(f), after_t=f.t + post_s)
+            detections += self._wristband_activity(queued, spread)
+            watched = self.cancel.watching()
+            if watched:
+                for (m, _), sd in zip(queued, spread, strict=True):
+                    if m.device_key in watched and len(m.t):
+                        detections += self.cancel.motion(m.device_key, *_span(m.t), float(sd))
+        self._emit(detections)
+
+    def _wristband_activity(self, queued: list[tuple[AccelBatch, DeviceRef | None]],
+                            spread: np.ndarray) -> list[Detection]:
+        """Tell the inactivity detector which wristbands moved, once per batch (lock held)."""
+        out: list[Detection] = []
+        for (message, ref), sd in zip(queued, spread, strict=True):
+            if ref is None or ref.resident_id is None or len(message.t) < 2:
+                continue
+            rid = ref.resident_id
+            if not self.inactivity.is_registered(rid):
+                self.inactivity.register(rid, site_id=ref.site_id, room_id=ref.room_id)
+            hr_fresh = message.ts - self._last_heart_rate.get(rid, -1e18) < HEART_RATE_FRESH_S
+            # wear() records the movement as wristband activity itself: no second activity() here.
+            out += self.inactivity.wear(rid, message.ts, moving=bool(sd > WRIST_MOVING_STD_G),
+                                        heart_rate_present=hr_fresh)
+        return out
+
     def _resident_activity(self, message: Message, ref: DeviceRef) -> list[Detection]:
-        """Tell the inactivity detector what this message says about its resident (lock held)."""
+        """Tell the inactivity detector what a non-acceleration message says about its resident (lock held)."""
         rid = ref.resident_id
         if not self.inactivity.is_registered(rid):
             self.inactivity.register(rid, site_id=ref.site_id, room_id=ref.room_id)
-        if isinstance(message, AccelBatch):
-            if len(message.t) < 2:
-                return []
-            moving = bool(np.linalg.norm(message.xyz, axis=1).std() > WRIST_MOVING_STD_G)
-            hr_fresh = message.ts - self._last_heart_rate.get(rid, -1e18) < HEART_RATE_FRESH_S
-            out = self.inactivity.wear(rid, message.ts, moving=moving, heart_rate_present=hr_fresh)
-            if moving:
-                out += self.inactivity.activity(rid, message.ts, ActivitySource.WRISTBAND)
-            return out
         if isinstance(message, Reading):
             if message.metric == "heart_rate" and message.value > 0:
                 self._last_heart_rate[rid] = message.ts
@@ -166,7 +245,7 @@ class DetectionEngine:
         if isinstance(message, DeviceEvent):
             if message.kind == EventKind.CHECKIN:
                 return self.inactivity.checkin(rid, message.ts)
-            if message.kind in (EventKind.BUTTON, EventKind.SOS, EventKind.PRESENCE):
+            if message.kind in (EventKind.BUTTON, EventKind.CANCEL, EventKind.SOS, EventKind.PRESENCE):
                 source = ActivitySource.PRESENCE if message.kind == EventKind.PRESENCE else ActivitySource.BUTTON
                 return self.inactivity.activity(rid, message.ts, source)
         return []
@@ -185,29 +264,48 @@ class DetectionEngine:
         self._active_conditions.discard(key)
         return True
 
+    def _from_fall(self, found: FallDetection) -> Detection:
+        return _from_fall(found, self._refs.get(str(found.device_key)))
+
+    def tick(self) -> None:
+        """Run every timer at clock time: silent wristbands, fire and inactivity timers, cancel windows."""
+        with self._fall_lock:
+            polled = self.fall.poll()
+        post_s = self.fall.params.post_s
+        with self._lock:
+            detections: list[Detection] = []
+            for f in polled:
+                detections += self.cancel.hold(self._from_fall(f), after_t=f.t + post_s)
+            detections += self.fire.tick() + self.inactivity.tick() + self.cancel.due()
+        self._emit(detections)
+        self.flush()
+        if self.clock() >= self._next_snapshot:
+            self._next_snapshot = self.clock() + self.snapshot_interval
+            self.save_snapshot()
+
     def _run(self) -> None:
-        while not self._stop.wait(self.tick_interval):
+        next_tick = time.monotonic() + self.tick_interval
+        while not self._stop.wait(min(self.accel_flush_s, self.tick_interval)):
             try:
-                with self._lock:
-                    detections = [_from_fall(f, None) for f in self.fall.poll()] + self.fire.tick()
-                    detections += self.inactivity.tick()
-                self._emit(detections)
-                self.flush()
-                if self.clock() >= self._next_snapshot:
-                    self._next_snapshot = self.clock() + self.snapshot_interval
-                    self.save_snapshot()
+                self.flush_accel()
+                if time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + self.tick_interval
+                    self.tick()
+                else:
+                    with self._lock:
+                        due = self.cancel.due()
+                    self._emit(due)
             except Exception:
                 log.exception("detector tick failed")
 
     def _emit(self, detections: list[Detection]) -> None:
-        if not detections:
-            return
         now = self.clock()
-        urgent = False
-        with self._lock:
-            for det in detections:
-                self._pending.append(_record(det, now))
-                urgent = urgent or det.type in _IMMEDIATE
+        urgent = self.cancel.dirty  # a new or closed hold is saved at once: a pending alarm must survive a crash
+        if detections:
+            with self._lock:
+                for det in detections:
+                    self._pending.append(_record(det, now))
+                    urgent = urgent or det.type in _IMMEDIATE
         if urgent:
             self.flush()
         self.emitted += len(detections)
@@ -219,21 +317,26 @@ class DetectionEngine:
                     log.exception("detection listener %r failed", listener)
 
     def flush(self) -> None:
-        """Write pending detections, and the alerts they raise, in one transaction; keep them on failure."""
+        """Write pending detections, their alerts and the held falls in one transaction; keep them on failure."""
         with self._flush_lock:
             with self._lock:
                 rows, self._pending = self._pending, []
-            if not rows:
+                holds = self.cancel.snapshot() if self.cancel.dirty else None
+                self.cancel.dirty = False
+            if not rows and holds is None:
                 return
             try:
                 with self.session_factory() as session, session.begin():
                     records = [DetectionRecord(**row) for row in rows]
                     session.add_all(records)
+                    if holds is not None:
+                        session.merge(DetectorSnapshot(name="fall_holds", data=holds, saved_at=self.clock()))
                     session.flush()
                     changes = self.alerts.on_detections(session, records) if self.alerts else []
             except Exception:
                 with self._lock:  # the timer thread retries them, in order, before anything newer
                     self._pending[:0] = rows
+                    self.cancel.dirty = self.cancel.dirty or holds is not None
                 raise
         if self.alerts:
             self.alerts.publish(changes)
@@ -288,15 +391,25 @@ def _availability(status: DeviceStatus, ref: DeviceRef | None) -> list[Detection
 def _record(det: Detection, now: float) -> dict:
     return dict(type=str(det.type), state=str(det.state), subject=det.subject, t=det.t,
                 confidence=det.confidence, device_key=det.device_key, resident_id=det.resident_id,
-                room_id=det.room_id, site_id=det.site_id, evidence=_jsonable(det.evidence), recorded_at=now)
+                room_id=det.room_id, site_id=det.site_id, evidence=jsonable(det.evidence), recorded_at=now)
 
 
-def _jsonable(value):
-    """Make evidence JSON-safe (NumPy scalars and arrays become plain numbers and lists)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return value
+def batch_spread(batches: list[AccelBatch]) -> np.ndarray:
+    """Return the spread (standard deviation) of |a| within each batch, all batches at once."""
+    counts = np.fromiter((len(m.t) for m in batches), np.int64, len(batches))
+    out = np.zeros(len(batches))
+    full = counts > 0
+    if not full.any():
+        return out
+    mag = np.linalg.norm(np.concatenate([m.xyz for m in batches]).astype(np.float64), axis=1)
+    starts = (np.cumsum(counts) - counts)[full]
+    n = counts[full]
+    dev = mag - np.repeat(np.add.reduceat(mag, starts) / n, n)
+    out[full] = np.sqrt(np.add.reduceat(dev * dev, starts) / n)
+    return out
+
+
+def _span(t: np.ndarray) -> tuple[float, float]:
+    """Return the time a batch covers: its samples plus one sample interval before the first."""
+    first, last = float(t[0]), float(t[-1])
+    return (first - (last - first) / (len(t) - 1) if len(t) > 1 else first), last

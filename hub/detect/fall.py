@@ -2,8 +2,9 @@
 
 Data path per batch (vectorised over every device in the batch):
   raw (t, xyz) at any rate, irregular  ->  linear interpolation onto a fixed grid (`fs`, 25 Hz)
-  ->  ring buffers per slot: |a| interpolated, |a| peak per grid cell (a 1-sample spike survives
-  resampling), gravity = 2nd-order Butterworth low-pass of xyz (`sosfilt` with per-slot `zi`)
+  ->  ring buffers per slot (7.68 s, `FallParams.ring_size`): |a| interpolated, |a| peak per grid
+  cell (a 1-sample spike survives resampling), gravity = 2nd-order Butterworth low-pass of xyz
+  (`sosfilt` with per-slot `zi`)
   ->  candidate impact: peak above `impact_g`; the impact is the highest peak within `search_s`
   ->  `post_s` seconds later the orientation-free features (hub.detect.features) are scored by a
   logistic model; the probability is the confidence; `p_fall` / `p_suspect` pick the type. A post
@@ -31,7 +32,6 @@ from scipy.signal import butter, sosfilt, sosfilt_zi
 from hub.detect.features import FEATURE_NAMES, fall_score, impact_features
 
 PARAMS_PATH = Path(__file__).with_name("fall_params.json")
-RING = 256  # grid samples kept per slot: 10.24 s at 25 Hz, enough for 3 s before + 2.5 s after + 2 s lag
 
 FallType = Literal["fall", "fall_suspected"]
 
@@ -48,7 +48,7 @@ class FallParams:
     pre_s: float = 3.0
     refractory_s: float = 10.0
     max_gap_s: float = 1.0
-    max_piece_s: float = 2.0
+    max_piece_s: float = 1.0  # longer batches are fed in pieces; with max_gap_s it sizes the ring (`ring_size`)
     lowpass_hz: float = 0.5
     stale_s: float = 5.0
     # Impact-free trigger (soft falls): a fast turn of the gravity direction, then stillness, no impact.
@@ -94,6 +94,19 @@ class FallParams:
         return {"impact_g": self.impact_g, "p_fall": self.p_fall, "p_suspect": self.p_suspect,
                 "p_fall_partial": self.p_fall_partial, "p_suspect_partial": self.p_suspect_partial,
                 "post_s": self.post_s, "search_s": self.search_s, "refractory_s": self.refractory_s}
+
+    def ring_size(self) -> int:
+        """Return the grid samples a slot must keep: the feature window plus the most one feed can add.
+
+        A candidate is decided on the first feed that completes its post window, so the oldest sample
+        still needed (impact - pre_s) is at most pre_s + post_s + (max_gap_s + max_piece_s) of grid
+        behind the newest. Rounded up to a multiple of 16: 192 samples (7.68 s) for the shipped sets.
+        """
+        need = (round(self.pre_s * self.fs) + round(self.post_s * self.fs)
+                + math.floor((self.max_gap_s + self.max_piece_s) * self.fs) + 2)
+        soft = round((self.soft_turn_s + self.soft_still_s + 1.0) * self.fs) + math.floor(
+            (self.max_gap_s + self.max_piece_s) * self.fs) + 2
+        return -(-max(need, soft) // 16) * 16
 
     def with_(self, **changes: Any) -> FallParams:
         """Return a copy with some fields changed."""
@@ -141,12 +154,13 @@ class FallDetector:
         self._sos = butter(2, p.lowpass_hz, fs=p.fs, output="sos")
         self._zi_unit = sosfilt_zi(self._sos)  # (sections, 2): steady state for a unit input
         n_sec = self._sos.shape[0]
+        self.ring = ring = p.ring_size()
         self._slots: dict[Hashable, int] = {}
         self._keys: list[Hashable | None] = [None] * capacity
         self._free = list(range(capacity - 1, -1, -1))
-        self.mag = np.zeros((capacity, RING), np.float32)
-        self.peak = np.zeros((capacity, RING), np.float32)
-        self.grav = np.zeros((capacity, RING, 3), np.float32)
+        self.mag = np.zeros((capacity, ring), np.float32)
+        self.peak = np.zeros((capacity, ring), np.float32)
+        self.grav = np.zeros((capacity, ring, 3), np.float32)
         self.zi = np.zeros((capacity, n_sec, 2, 3), np.float64)
         self.origin = np.zeros(capacity, np.float64)  # time of grid sample 0
         self.last_r = np.zeros(capacity, np.float64)  # last raw sample, seconds after origin
@@ -171,6 +185,10 @@ class FallDetector:
             self._keys[s] = device_key
             self._clear(s)
         return s
+
+    def can_take(self, device_key: Hashable) -> bool:
+        """Return True when the device has a slot or one is free."""
+        return device_key in self._slots or bool(self._free)
 
     def reset(self, device_key: Hashable) -> None:
         """Forget a device's stream and pending candidate (no flush); its slot stays reserved."""
@@ -333,7 +351,7 @@ class FallDetector:
             self.zi[slots[sel]] = zf.transpose(1, 0, 2, 3)
 
         g_slot = slots[g_dev]
-        pos = g_k % RING
+        pos = g_k % self.ring
         self.mag[g_slot, pos] = g_v[:, 3]
         self.peak[g_slot, pos] = g_peak
         self.grav[g_slot, pos] = g_grav
@@ -361,15 +379,15 @@ class FallDetector:
         still_n = int(round(p.soft_still_s * p.fs))
         span = turn_n + still_n + int(round(p.fs))  # one more second before the turn must be impact-free
         ok = g_k >= span
-        a = self.grav[g_slot, (g_k - still_n - turn_n) % RING]
-        b = self.grav[g_slot, (g_k - still_n) % RING]
+        a = self.grav[g_slot, (g_k - still_n - turn_n) % self.ring]
+        b = self.grav[g_slot, (g_k - still_n) % self.ring]
         cos = (a * b).sum(axis=1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-9)
         hit = np.flatnonzero(ok & (cos <= math.cos(math.radians(p.soft_turn_deg))) & (g_k >= self.soft_k[g_slot]))
         if len(hit) == 0:
             return []
-        win = (g_k[hit, None] - np.arange(still_n)[None, :]) % RING
+        win = (g_k[hit, None] - np.arange(still_n)[None, :]) % self.ring
         still = self.mag[g_slot[hit, None], win].std(axis=1)
-        back = (g_k[hit, None] - np.arange(span)[None, :]) % RING
+        back = (g_k[hit, None] - np.arange(span)[None, :]) % self.ring
         calm = self.peak[g_slot[hit, None], back].max(axis=1) <= p.soft_max_g
         out: list[FallDetection] = []
         for i in hit[(still < p.soft_still_g) & calm]:
@@ -415,7 +433,7 @@ class FallDetector:
         return out
 
     def _ring(self, s: int, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        idx = np.arange(a, b) % RING
+        idx = np.arange(a, b) % self.ring
         return self.mag[s, idx], self.peak[s, idx], self.grav[s, idx]
 
     def _advance(self, s: int, flushing: bool) -> list[FallDetection]:
@@ -429,7 +447,7 @@ class FallDetector:
         out: list[FallDetection] = []
         while True:
             if self.cand_k[s] < 0:
-                start = max(int(self.scan_k[s]), n - RING)
+                start = max(int(self.scan_k[s]), n - self.ring)
                 if start >= n:
                     break
                 hits = np.flatnonzero(self._ring(s, start, n)[1] > p.impact_g)
@@ -448,7 +466,7 @@ class FallDetector:
                 break
             post_end = min(post_end, n - 1)
             lo = max(impact - pre_n, 0)
-            if lo < n - RING:
+            if lo < n - self.ring:
                 raise AssertionError("fall detector ring overrun")  # pieces are cut to prevent it
             det = self._decide(s, lo, impact, post_end)
             self.cand_k[s] = -1
