@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hub.auth.principal import Principal
 from hub.config import Settings
-from hub.ledgers import inspections, service
+from hub.ledgers import inspections, reports, service
 from hub.ledgers.models import (
     Complaint,
     Hazard,
@@ -92,12 +92,15 @@ class LedgerFlow:
         return hazard
 
 
-def check_overdue(*, db_session: Session, now: float, deadlines_h: Mapping[str, float] | None = None) -> dict:
-    """Escalate overdue hazards one tier and turn undone inspection tasks overdue (call it from the timer loop)."""
+def check_overdue(*, db_session: Session, now: float, deadlines_h: Mapping[str, float] | None = None,
+                  tz: str = "Asia/Shanghai") -> dict:
+    """Escalate overdue hazards one tier, turn undone inspection tasks overdue, and report a late monthly report
+    (call it from the timer loop; the caller commits and notifies)."""
     policy = HazardPolicy.of(None, deadlines_h)
     grace = {level: policy.deadline_s(level) for level in policy.deadlines_h}
     return {"hazards": service.escalate_overdue(db_session=db_session, now=now, grace_s=grace),
-            "tasks": inspections.mark_overdue(db_session=db_session, now=now)}
+            "tasks": inspections.mark_overdue(db_session=db_session, now=now),
+            "late_report": reports.late_report(db_session=db_session, now=now, tz=tz)}
 
 
 def generate_tasks(*, db_session: Session, site_ids: list[int], start, days: int, now: float,

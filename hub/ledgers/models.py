@@ -200,6 +200,18 @@ class AbnormalEvent(Base):
     reported_at: Mapped[float] = mapped_column(Float)
 
 
+class MonthlyReport(Base):
+    """The published monthly disclosure of one month: the figures as they were when published."""
+
+    __tablename__ = "monthly_reports"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "YYYY-MM"
+    figures: Mapped[dict] = mapped_column(JSON, default=dict)
+    published_at: Mapped[float] = mapped_column(Float)
+    published_by: Mapped[str] = mapped_column(String(200))
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 # --------------------------------------------------------------------------------------------- schemas
 
 

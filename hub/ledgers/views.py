@@ -37,6 +37,7 @@ from hub.ledgers.models import (
     TaskResultIn,
     TemplateIn,
 )
+from hub.ledgers.report_views import make_router as make_report_router
 
 
 def public(hazard) -> dict:
@@ -55,6 +56,7 @@ def _scoped(query, column, principal: Principal):
 def make_router(auth: Auth, flow: LedgerFlow) -> APIRouter:
     """Return the ledgers router (hazards, lists, inspections, complaints, device tests, abnormal events)."""
     router = APIRouter()
+    router.include_router(make_report_router(auth, flow))
     Reader = Annotated[Principal, Depends(auth.require(Permission.LEDGERS_READ))]
     Writer = Annotated[Principal, Depends(auth.require(Permission.LEDGERS_WRITE))]
     Reinspector = Annotated[Principal, Depends(auth.require(Permission.REINSPECT))]

@@ -1,5 +1,5 @@
 """Work orders, inspections and the hazard ledger: work_orders, hazards, inspection_templates, inspection_tasks,
-complaints, device_tests and abnormal_events.
+complaints, device_tests, abnormal_events and monthly_reports.
 
 Revision ID: 0007
 Revises: 0006
@@ -152,6 +152,14 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name', name='uq_inspection_templates_name')
     )
+    op.create_table('monthly_reports',
+    sa.Column('month', sa.String(length=7), nullable=False),
+    sa.Column('figures', sa.JSON(), nullable=False),
+    sa.Column('published_at', sa.Float(), nullable=False),
+    sa.Column('published_by', sa.String(length=200), nullable=False),
+    sa.Column('late', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('month')
+    )
     op.create_table('work_orders',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('type', sa.String(length=30), nullable=False),
@@ -219,6 +227,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_work_orders_alert_id'))
 
     op.drop_table('work_orders')
+    op.drop_table('monthly_reports')
     op.drop_table('inspection_templates')
     with op.batch_alter_table('inspection_tasks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_inspection_tasks_template_id'))
