@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from hub.audit import service as audit
@@ -186,9 +186,8 @@ def list_hazards(*, db_session: Session, principal: Principal, statuses: list[Ha
         query = query.where(Hazard.status.in_([s.value for s in OPEN_HAZARD]), Hazard.deadline_at <= overdue_at)
     if principal.site_ids is not None:
         query = query.where(Hazard.site_id.in_(sorted(principal.site_ids)))
-    rows = list(db_session.scalars(query.order_by(Hazard.registered_at, Hazard.id).limit(limit)))
-    order = {level.value: i for i, level in enumerate(HazardLevel)}
-    return sorted(rows, key=lambda h: order.get(h.level, 9))  # stable: oldest first within a level
+    severity = case({level.value: i for i, level in enumerate(HazardLevel)}, value=Hazard.level, else_=9)
+    return list(db_session.scalars(query.order_by(severity, Hazard.registered_at, Hazard.id).limit(limit)))
 
 
 def history(*, db_session: Session, hazard_id: int) -> list[dict]:
