@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from device_drivers.model import DecodeError
 from device_drivers.profiles.builtin import decode_http_push
+from hub.alerts.kpi_views import make_router as make_kpis_router
 from hub.alerts.views import make_router as make_alerts_router
 from hub.auth.deps import Auth
 from hub.auth.ratelimit import LoginRateLimiter
@@ -21,6 +22,7 @@ from hub.auth.service import TokenPolicy
 from hub.auth.views import make_router as make_auth_router
 from hub.detect.models import DetectionRecord
 from hub.devices.views import make_router as make_devices_router
+from hub.duty.views import make_router as make_duty_router
 from hub.events.models import DeviceEventRecord
 from hub.ingest.processor import health_key
 from hub.ledgers.flows import LedgerFlow
@@ -41,6 +43,9 @@ def create_app(hub: Hub) -> FastAPI:
     app.state.auth = auth
     app.include_router(make_auth_router(auth))
     app.include_router(make_alerts_router(auth, hub.alerts))
+    app.include_router(make_kpis_router(auth, hub.session_factory, clock=hub.alerts.clock))
+    app.include_router(make_duty_router(auth, hub.session_factory, clock=hub.alerts.clock,
+                                        timezone=hub.settings.timezone))
     app.include_router(_live_router(hub, auth))
     app.include_router(make_devices_router(hub.session_factory, directory=hub.directory,
                                            live_state=hub.live_state, supervision=hub.settings.supervision,

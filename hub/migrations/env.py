@@ -15,6 +15,7 @@ import hub.audit.models  # noqa: F401
 import hub.auth.models  # noqa: F401
 import hub.detect.models  # noqa: F401
 import hub.devices.models  # noqa: F401  (registers tables on Base.metadata)
+import hub.duty.models  # noqa: F401
 import hub.events.models  # noqa: F401
 import hub.ledgers.models  # noqa: F401
 import hub.workorders.models  # noqa: F401

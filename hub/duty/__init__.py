@@ -1,0 +1,1 @@
+"""Duty records: roster, who is on duty, shift handovers, the duty log and emergency-call records."""
