@@ -20,6 +20,7 @@ from hub.auth.roles import Permission
 from hub.auth.security import load_or_create_secret
 from hub.auth.service import TokenPolicy
 from hub.auth.views import make_router as make_auth_router
+from hub.console import make_router as make_console_router
 from hub.detect.models import DetectionRecord
 from hub.devices.views import make_router as make_devices_router
 from hub.duty.views import make_router as make_duty_router
@@ -56,6 +57,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(make_ledgers_router(auth, LedgerFlow(session_factory=hub.session_factory,
                                                             settings=hub.settings, clock=hub.alerts.clock)))
     app.include_router(_ops_router(hub))
+    app.include_router(make_console_router())
     return app
 
 

@@ -7,6 +7,7 @@ command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
 command -v influxd >/dev/null || need+=(influxdb)
 command -v victoria-metrics >/dev/null || need+=(victoria-metrics)
 command -v socat >/dev/null || need+=(socat)
+command -v chromium >/dev/null || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 # A font with Chinese glyphs for the monthly report's PDF (hub/ledgers/report_files.py).
 [ -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] || need+=(fonts-droid-fallback)
