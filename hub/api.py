@@ -24,10 +24,12 @@ from hub.console import make_router as make_console_router
 from hub.detect.models import DetectionRecord
 from hub.devices.views import make_router as make_devices_router
 from hub.duty.views import make_router as make_duty_router
+from hub.escalation.views import make_router as make_escalation_router
 from hub.events.models import DeviceEventRecord
 from hub.ingest.processor import health_key
 from hub.ledgers.flows import LedgerFlow
 from hub.ledgers.views import make_router as make_ledgers_router
+from hub.notifications.views import make_router as make_notifications_router
 from hub.workorders.flows import WorkOrderFlow
 from hub.workorders.views import make_router as make_workorders_router
 
@@ -47,6 +49,8 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(make_kpis_router(auth, hub.session_factory, clock=hub.alerts.clock))
     app.include_router(make_duty_router(auth, hub.session_factory, clock=hub.alerts.clock,
                                         timezone=hub.settings.timezone))
+    app.include_router(make_notifications_router(auth, hub.alerts, timezone=hub.settings.timezone))
+    app.include_router(make_escalation_router(auth, hub.session_factory, hub.alerts.clock))
     app.include_router(_live_router(hub, auth))
     app.include_router(make_devices_router(hub.session_factory, directory=hub.directory,
                                            live_state=hub.live_state, supervision=hub.settings.supervision,

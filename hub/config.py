@@ -98,13 +98,21 @@ class Settings(BaseSettings):
     # A fall the hub detects from wrist acceleration is held this long for a cancel press or recovery; 0: no hold.
     fall_cancel_window_s: float = Field(default=30.0, ge=0.0)
 
+    # Links in messages point here; empty: http://<http_host>:<http_port>.
+    public_url: str = ""
+    timezone: str = "Asia/Shanghai"  # times in messages and quiet hours are read in this zone
+    escalation_tick_s: float = 0.25  # how often due escalation steps and deliveries are looked for
+    notify_max_attempts: int = 6
+    notify_backoff_s: float = 5.0  # first retry after this, then x3 each time ...
+    notify_max_backoff_s: float = 300.0  # ... up to this
+    family_link_ttl_s: float = 3 * 86_400.0
+
     # Work orders and ledgers (hub.workorders, hub.ledgers); each dict overrides the defaults key by key.
     workorder_rules: dict[str, str] = Field(default_factory=dict)  # alert type -> order type ("" = none)
     # SLA as [accept_s, finish_s] by "type:p1", then "type", then "p1" (e.g. "maintenance:p3").
     workorder_sla: dict[str, list[float]] = Field(default_factory=dict)
     hazard_rules: dict[str, str] = Field(default_factory=dict)  # alert type -> hazard level ("" = none)
     hazard_deadlines_h: dict[str, float] = Field(default_factory=dict)  # level -> hours to rectify
-    timezone: str = "Asia/Shanghai"  # times in messages and quiet hours are read in this zone
     holidays: list[dt.date] = Field(default_factory=list)  # public holidays the working-day clock skips
     extra_workdays: list[dt.date] = Field(default_factory=list)  # weekend days worked in their place (调休)
 
@@ -124,6 +132,11 @@ class Settings(BaseSettings):
     def sqlalchemy_url(self) -> str:
         """Return the relational store URL, defaulting to SQLite in the data directory."""
         return self.database_url or f"sqlite:///{(self.data_dir / 'carehub.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        """Return the URL people reach the hub at (for links in messages)."""
+        return (self.public_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
 
     @property
     def mqtt_host_port(self) -> tuple[str, int]:

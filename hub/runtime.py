@@ -7,23 +7,30 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from device_drivers.model import DeviceInfo, Message
 from device_drivers.profiles.builtin import build_profiles
 from device_drivers.transports.contact_id_receiver import ContactIdReceiver
 from hub import migrate
 from hub.alerts.bus import AlertBus
-from hub.alerts.flows import AlertFlow
+from hub.alerts.flows import AlertFlow, public
+from hub.alerts.telemetry import make_listener as alert_telemetry
 from hub.config import Settings, get_settings
 from hub.db import make_engine, make_session_factory
 from hub.detect.engine import DetectionEngine
 from hub.devices.directory import DeviceDirectory, DeviceRef
+from hub.escalation.effects import MessageContext, StepEffects
+from hub.escalation.engine import EscalationEngine
+from hub.escalation.runner import TimerLoop
 from hub.health.state import DeviceHealth
 from hub.ingest.alarm_recorder import AlarmRecorder
 from hub.ingest.lanes import AlarmLane, TelemetryLane
 from hub.ingest.mqtt_client import MqttIngest
 from hub.ingest.processor import Processor
 from hub.ingest.router import IngestRouter
+from hub.notifications.sender import NotificationSender
+from hub.schedules import register as register_schedules
 from hub.telemetry.influx_writer import make_telemetry_writer
 from hub.workorders.flows import AlertWorkOrders
 
@@ -66,14 +73,29 @@ class Hub:
             for port in settings.serial_ports
         ]
         self.processor.add_listener(self._on_discovery)
-        self.detections = DetectionEngine(session_factory=self.session_factory, clock=clock)
+        self.detections = DetectionEngine(session_factory=self.session_factory, clock=clock,
+                                          fall_cancel_window_s=settings.fall_cancel_window_s)
         self.processor.add_listener(self.detections.on_message)
         self.alert_bus = AlertBus()
+        self.alert_bus.listeners.append(alert_telemetry(self.telemetry.enqueue_lines))
         self.alerts = AlertFlow(session_factory=self.session_factory, bus=self.alert_bus,
                                 priorities=settings.alert_priorities, arrival_timeout_s=settings.arrival_timeout_s,
                                 clock=clock)
         self.detections.alerts = self.alerts
         self.alerts.hooks.append(AlertWorkOrders.from_settings(settings).on_alert)
+        self.escalation = EscalationEngine(
+            session_factory=self.session_factory,
+            effects=StepEffects(MessageContext(settings.base_url, ZoneInfo(settings.timezone),
+                                               settings.family_link_ttl_s)),
+            publish=lambda alert, change: self.alert_bus.publish(public(alert), change=change))
+        self.alerts.hooks.append(self.escalation.on_alert)
+        self.sender = NotificationSender(session_factory=self.session_factory, clock=clock,
+                                         max_attempts=settings.notify_max_attempts,
+                                         backoff_s=settings.notify_backoff_s,
+                                         max_backoff_s=settings.notify_max_backoff_s)
+        self.timers = TimerLoop(engine=self.escalation, sender=self.sender, clock=clock,
+                                tick_s=settings.escalation_tick_s)
+        register_schedules(self.timers, self.session_factory, settings)
         self._stop = threading.Event()
         self._refresher = threading.Thread(target=self._refresh_loop, name="carehub-directory", daemon=True)
 
@@ -109,6 +131,7 @@ class Hub:
         self.telemetry.start()
         self.detections.start()
         self.recorder.recover()
+        self.timers.start()
         self.processor.start()
         self.recorder.start()
         self._refresher.start()
@@ -127,6 +150,7 @@ class Hub:
         self.recorder.stop()
         self.processor.stop()
         self.detections.stop()
+        self.timers.stop()
         self.directory.flush_pending()
         self.telemetry.stop()
         self.engine.dispose()

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hub.auth.principal import Principal
+
+log = logging.getLogger(__name__)
 
 SUBSCRIBER_QUEUE = 2000
 
@@ -43,6 +47,8 @@ class AlertBus:
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
         self.published = 0
+        # In-process listeners (alert KPIs to InfluxDB) get (alert, change) on the publishing thread.
+        self.listeners: list[Callable[[dict, str], None]] = []
 
     def subscribe(self, principal: Principal) -> Subscription:
         """Register a subscriber on the running event loop."""
@@ -62,6 +68,11 @@ class AlertBus:
         with self._lock:
             subs = list(self._subs)
         self.published += 1
+        for listener in self.listeners:
+            try:
+                listener(alert, change)
+            except Exception:
+                log.exception("alert listener %r failed", listener)
         for sub in subs:
             if sub.principal.sees(site_id=alert.get("site_id"), resident_id=alert.get("resident_id")):
                 try:

@@ -166,6 +166,8 @@ class EmergencyContact(Base):
     language: Mapped[str] = mapped_column(String(10), default=Language.ZH_CN.value)
     # "order" is an SQL keyword: keep it out of the column name.
     order: Mapped[int] = mapped_column("sort_order", Integer, default=1)
+    # "22:00-07:00" in the hub's time zone: checks and device care wait until it ends; P1 never does.
+    quiet_hours: Mapped[str] = mapped_column(String(20), default="")
 
     resident: Mapped[Resident] = relationship(back_populates="contacts")
 
@@ -310,6 +312,7 @@ class ContactCreate(BaseModel):
     apprise_urls: list[str] = Field(default_factory=list)
     language: Language = Language.ZH_CN
     order: int = Field(default=1, ge=1)
+    quiet_hours: str = Field(default="", pattern=r"^(\s*\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2}\s*)?$")
 
 
 class ContactPublic(ContactCreate):

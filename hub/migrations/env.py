@@ -16,8 +16,10 @@ import hub.auth.models  # noqa: F401
 import hub.detect.models  # noqa: F401
 import hub.devices.models  # noqa: F401  (registers tables on Base.metadata)
 import hub.duty.models  # noqa: F401
+import hub.escalation.models  # noqa: F401
 import hub.events.models  # noqa: F401
 import hub.ledgers.models  # noqa: F401
+import hub.notifications.models  # noqa: F401
 import hub.workorders.models  # noqa: F401
 from hub.db import Base, make_engine
 

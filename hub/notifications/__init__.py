@@ -1,0 +1,1 @@
+"""Notifications: rendered messages to staff and families, delivered through apprise with retries."""
