@@ -15,18 +15,9 @@ from hub.detect.detection import Detection, DetectionState, DetectionType
 from hub.devices import service as registry
 from hub.devices.models import ResidentCreate, SiteCreate
 from hub.runtime import Hub
+from tests.clock import Clock
 
 PASSWORD = "correct horse battery"
-
-
-class Clock:
-    """An injected clock the test moves by hand."""
-
-    def __init__(self, now: float = 1_790_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

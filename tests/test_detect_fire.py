@@ -9,20 +9,11 @@ from device_drivers.model import DeviceEvent, EventKind, EventState, Reading
 from hub.detect.detection import Detection, DetectionState, DetectionType
 from hub.detect.fire import FireGasDetector
 from hub.devices.directory import DeviceRef
+from tests.clock import Clock
 
 T0 = 1_700_000_000.0
 ACTIVE, CLEARED = DetectionState.ACTIVE, DetectionState.CLEARED
 FIRE, SUSPECTED = DetectionType.FIRE, DetectionType.FIRE_SUSPECTED
-
-
-class FakeClock:
-    """A settable clock: tests move time, they never sleep."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def ref(room: int | None, device_id: int = 1) -> DeviceRef:
@@ -42,7 +33,7 @@ def of(dets: list[Detection], dtype: DetectionType, state: DetectionState = ACTI
     return [d for d in dets if d.type == dtype and d.state == state]
 
 
-def feed(det: FireGasDetector, clock: FakeClock, items: list[tuple[object, DeviceRef | None]]) -> list[Detection]:
+def feed(det: FireGasDetector, clock: Clock, items: list[tuple[object, DeviceRef | None]]) -> list[Detection]:
     """Feed messages in time order, the clock following the message time, ticking after each."""
     out: list[Detection] = []
     for msg, r in sorted(items, key=lambda m: m[0].ts):  # type: ignore[attr-defined]
@@ -56,7 +47,7 @@ def feed(det: FireGasDetector, clock: FakeClock, items: list[tuple[object, Devic
 
 
 def test_single_smoke_flag_is_suspected_at_once_and_clears():
-    clock = FakeClock()
+    clock = Clock(T0)
     det = FireGasDetector(clock)
     out = det.update(event("z2m:kitchen", EventKind.SMOKE, 5.0), ref(1))
     assert [(d.type, d.state, d.t, d.subject) for d in out] == [(SUSPECTED, ACTIVE, T0 + 5.0, "z2m:kitchen")]
@@ -71,7 +62,7 @@ def test_single_smoke_flag_is_suspected_at_once_and_clears():
 
 def test_smoke_flag_with_heat_rate_of_rise_in_the_same_room_is_fire_at_the_confirming_reading():
     rng = np.random.default_rng(11)
-    clock = FakeClock()
+    clock = Clock(T0)
     det = FireGasDetector(clock)
     items: list[tuple[object, DeviceRef | None]] = [(event("z2m:smoke", EventKind.SMOKE, 200.0), ref(5, 1))]
     for t in np.arange(0.0, 600.0, 10.0):  # fire from t=300: 12 degC/min, seeded 0.1 degC noise
@@ -92,7 +83,7 @@ def test_smoke_flag_with_heat_rate_of_rise_in_the_same_room_is_fire_at_the_confi
 
 def test_cooking_smoke_bump_without_heat_or_co_is_at_most_suspected():
     rng = np.random.default_rng(7)
-    clock = FakeClock()
+    clock = Clock(T0)
     det = FireGasDetector(clock)
     items: list[tuple[object, DeviceRef | None]] = []
     for t in np.arange(0.0, 1800.0, 10.0):
@@ -112,7 +103,7 @@ def test_cooking_smoke_bump_without_heat_or_co_is_at_most_suspected():
 
 
 def test_raw_vendor_smoke_scale_is_not_read_as_db_per_m():
-    det = FireGasDetector(FakeClock())
+    det = FireGasDetector(Clock(T0))
     out = []
     for i in range(10):
         out += det.update(reading("tuya:s", "smoke_density", 100.0 * i, 10.0 * i, "raw"), ref(1))
@@ -120,7 +111,7 @@ def test_raw_vendor_smoke_scale_is_not_read_as_db_per_m():
 
 
 def test_two_smoke_detectors_in_one_room_confirm_fire():
-    det = FireGasDetector(FakeClock())
+    det = FireGasDetector(Clock(T0))
     assert of(det.update(event("a", EventKind.SMOKE, 0.0), ref(4, 1)), FIRE) == []
     out = det.update(event("b", EventKind.SMOKE, 45.0), ref(4, 2))
     assert [(d.type, d.t) for d in out] == [(SUSPECTED, T0 + 45.0), (FIRE, T0 + 45.0)]
@@ -131,7 +122,7 @@ def test_two_smoke_detectors_in_one_room_confirm_fire():
 
 
 def test_two_smoke_detectors_in_different_rooms_are_not_confirmed():
-    det = FireGasDetector(FakeClock())
+    det = FireGasDetector(Clock(T0))
     out = det.update(event("a", EventKind.SMOKE, 0.0), ref(4, 1))
     out += det.update(event("b", EventKind.SMOKE, 10.0), ref(5, 2))
     out += det.update(event("c", EventKind.SMOKE, 20.0), None)  # unknown place: confirms nothing
@@ -139,7 +130,7 @@ def test_two_smoke_detectors_in_different_rooms_are_not_confirmed():
 
 
 def test_smoke_with_co_flag_is_fire_and_heat_flag_alone_is_heat():
-    det = FireGasDetector(FakeClock())
+    det = FireGasDetector(Clock(T0))
     out = det.update(event("co1", EventKind.CO, 0.0), ref(2, 1))
     assert [d.type for d in out] == [DetectionType.CO]
     out = det.update(event("h1", EventKind.HEAT, 5.0), ref(3, 2))
@@ -150,19 +141,19 @@ def test_smoke_with_co_flag_is_fire_and_heat_flag_alone_is_heat():
 
 
 def test_a_recently_cleared_heat_flag_confirms_within_the_window_only():
-    det = FireGasDetector(FakeClock())
+    det = FireGasDetector(Clock(T0))
     det.update(event("h", EventKind.HEAT, 0.0), ref(6, 1))
     det.update(event("h", EventKind.HEAT, 10.0, EventState.CLEARED), ref(6, 1))
     out = det.update(event("s", EventKind.SMOKE, 130.0), ref(6, 2))  # 120 s after the clear: inside
     assert of(out, FIRE)[0].evidence["criteria"]["heat"] == {"h": ["heat_flag (cleared)"]}
-    det = FireGasDetector(FakeClock())
+    det = FireGasDetector(Clock(T0))
     det.update(event("h", EventKind.HEAT, 0.0), ref(6, 1))
     det.update(event("h", EventKind.HEAT, 10.0, EventState.CLEARED), ref(6, 1))
     assert of(det.update(event("s", EventKind.SMOKE, 131.0), ref(6, 2)), FIRE) == []
 
 
 def test_momentary_flags_raise_each_time_and_confirm_within_the_window():
-    det = FireGasDetector(FakeClock())
+    det = FireGasDetector(Clock(T0))
     a = det.update(event("imei:a", EventKind.SMOKE, 0.0, EventState.MOMENTARY), ref(7, 1))
     b = det.update(event("imei:b", EventKind.SMOKE, 90.0, EventState.MOMENTARY), ref(7, 2))
     assert [(d.type, d.state) for d in a] == [(SUSPECTED, ACTIVE)]
@@ -173,7 +164,7 @@ def test_momentary_flags_raise_each_time_and_confirm_within_the_window():
 
 
 def test_one_multi_sensor_without_a_room_confirms_itself():
-    det = FireGasDetector(FakeClock())
+    det = FireGasDetector(Clock(T0))
     det.update(event("combo", EventKind.SMOKE, 0.0), None)
     out = det.update(event("combo", EventKind.HEAT, 20.0), None)
     assert [(d.type, d.subject) for d in out] == [(DetectionType.HEAT, "combo"), (FIRE, "combo")]
@@ -183,7 +174,7 @@ def test_one_multi_sensor_without_a_room_confirms_itself():
 
 
 def test_test_button_and_self_test_never_alarm():
-    clock = FakeClock()
+    clock = Clock(T0)
     det = FireGasDetector(clock)
     out = det.update(event("s", EventKind.SELF_TEST, 0.0), ref(1))
     out += det.update(event("s", EventKind.SMOKE, 1.0), ref(1))  # sounder test during the self-test
@@ -197,7 +188,7 @@ def test_test_button_and_self_test_never_alarm():
 
 
 def test_a_stuck_self_test_stops_masking_after_its_bound():
-    clock = FakeClock()
+    clock = Clock(T0)
     det = FireGasDetector(clock)
     det.update(event("s", EventKind.SELF_TEST, 0.0), ref(1))
     clock.now = T0 + 299.0
@@ -207,7 +198,7 @@ def test_a_stuck_self_test_stops_masking_after_its_bound():
 
 
 def test_smoke_during_a_battery_fault_silence_still_alarms():
-    clock = FakeClock()
+    clock = Clock(T0)
     det = FireGasDetector(clock)
     out = det.update(event("imei:1", EventKind.BATTERY_LOW, 0.0), ref(8))
     out += det.update(event("imei:1", EventKind.FAULT, 1.0), ref(8))
@@ -225,7 +216,7 @@ def test_smoke_during_a_battery_fault_silence_still_alarms():
 def co_alarm_time(ppm: float, hours: float, noise: float = 0.0, seed: int = 0, period: float = 60.0) -> float | None:
     """Return minutes from the first reading to the CO alarm of a constant (noisy) level, or None."""
     rng = np.random.default_rng(seed)
-    clock = FakeClock()
+    clock = Clock(T0)
     det = FireGasDetector(clock)
     for t in np.arange(0.0, hours * 3600.0, period):
         clock.now = T0 + t
@@ -257,14 +248,14 @@ def test_co_below_30_ppm_never_alarms_in_8_hours():
 
 
 def test_co_time_to_alarm_curve_shape():
-    det = FireGasDetector(FakeClock())
+    det = FireGasDetector(Clock(T0))
     assert det.co_time_to_alarm(29.9) == float("inf")
     assert det.co_time_to_alarm(30.0) / 60 > 120  # EN 50291: no alarm at 30 ppm within 120 min
     assert det.co_time_to_alarm(1000.0) < det.co_time_to_alarm(300.0)
 
 
 def test_co_dose_ripens_on_tick_alone_and_clears_after_clean_air():
-    clock = FakeClock()
+    clock = Clock(T0)
     det = FireGasDetector(clock)
     assert det.update(reading("co", "co_ppm", 300.0, 0.0, "ppm"), ref(1)) == []
     out: list[Detection] = []
@@ -281,7 +272,7 @@ def test_co_dose_ripens_on_tick_alone_and_clears_after_clean_air():
 
 
 def test_a_silent_co_device_is_not_held_forever():
-    clock = FakeClock()
+    clock = Clock(T0)
     det = FireGasDetector(clock)
     det.update(reading("co", "co_ppm", 50.0, 0.0, "ppm"), ref(1))
     clock.now = T0 + 10 * 3600.0
@@ -289,7 +280,7 @@ def test_a_silent_co_device_is_not_held_forever():
 
 
 def test_a_co_alarm_does_not_clear_because_the_device_fell_silent():
-    clock = FakeClock()
+    clock = Clock(T0)
     det = FireGasDetector(clock)
     det.update(reading("co", "co_ppm", 300.0, 0.0, "ppm"), ref(1))
     clock.now = T0 + 120.0
@@ -306,14 +297,14 @@ def test_a_co_alarm_does_not_clear_because_the_device_fell_silent():
 @pytest.mark.parametrize(("pre", "alarm"), [(0.0, 50.0), (25.0, 51.0), (26.0, 50.0), (20.0, 20.0), (-5.0, 10.0)])
 def test_gas_set_points_outside_the_rules_are_refused(pre, alarm):
     with pytest.raises(ValueError):
-        FireGasDetector(FakeClock(), gas_prealarm_lel=pre, gas_alarm_lel=alarm)
+        FireGasDetector(Clock(T0), gas_prealarm_lel=pre, gas_alarm_lel=alarm)
 
 
 @pytest.mark.parametrize(("pre", "alarm", "t_pre", "t_alarm"), [(25.0, 50.0, 250.0, 500.0),
                                                                   (10.0, 20.0, 100.0, 200.0)])
 def test_gas_ramp_crosses_pre_alarm_then_alarm(pre, alarm, t_pre, t_alarm):
     rng = np.random.default_rng(5)
-    det = FireGasDetector(FakeClock(), gas_prealarm_lel=pre, gas_alarm_lel=alarm)
+    det = FireGasDetector(Clock(T0), gas_prealarm_lel=pre, gas_alarm_lel=alarm)
     out: list[Detection] = []
     for t in np.arange(0.0, 700.0, 10.0):  # leak: +1 %LEL per 10 s, 0.05 %LEL noise, then ventilated
         lel = t / 10.0 if t < 600 else 0.0
@@ -327,7 +318,7 @@ def test_gas_ramp_crosses_pre_alarm_then_alarm(pre, alarm, t_pre, t_alarm):
 
 
 def test_gas_flag_raises_gas_at_once():
-    det = FireGasDetector(FakeClock())
+    det = FireGasDetector(Clock(T0))
     out = det.update(event("g", EventKind.GAS, 3.0), ref(1))
     assert [(d.type, d.t) for d in out] == [(DetectionType.GAS, T0 + 3.0)]
 
@@ -338,7 +329,7 @@ def test_gas_flag_raises_gas_at_once():
 def heat_stream(rate_c_per_min: float, start: float, stop: float, seed: int, period: float = 10.0,
                 hold: float = 0.0) -> list[Detection]:
     rng = np.random.default_rng(seed)
-    det = FireGasDetector(FakeClock())
+    det = FireGasDetector(Clock(T0))
     out: list[Detection] = []
     t, temp = 0.0, start
     while temp < stop or hold > 0:
@@ -367,7 +358,7 @@ def test_fast_rise_alarms_by_rate_of_rise_after_30_s():
 
 
 def test_rate_of_rise_needs_a_sustained_rise_not_one_jump():
-    det = FireGasDetector(FakeClock())
+    det = FireGasDetector(Clock(T0))
     out: list[Detection] = []
     for t, v in [(0, 22.0), (10, 22.0), (20, 22.0), (30, 30.0), (40, 30.0)]:
         out += det.update(reading("th", "temperature", v, t, "degC"), ref(1))
@@ -375,7 +366,7 @@ def test_rate_of_rise_needs_a_sustained_rise_not_one_jump():
 
 
 def test_rate_of_rise_clears_when_back_near_where_the_rise_started():
-    det = FireGasDetector(FakeClock())
+    det = FireGasDetector(Clock(T0))
     out: list[Detection] = []
     for t, v in [(0, 22.0), (30, 28.0), (60, 40.0), (90, 30.0), (120, 25.0), (150, 23.5)]:
         out += det.update(reading("th", "temperature", v, t, "degC"), ref(1))
@@ -383,18 +374,18 @@ def test_rate_of_rise_clears_when_back_near_where_the_rise_started():
 
 
 def test_device_temperature_is_not_a_heat_sensor_by_default():
-    det = FireGasDetector(FakeClock())
+    det = FireGasDetector(Clock(T0))
     assert det.update(reading("plug", "device_temperature", 70.0, 0.0, "degC"), ref(1)) == []
 
 
 @pytest.mark.parametrize("static", [53.9, 65.1])
 def test_static_heat_threshold_outside_the_a1_band_is_refused(static):
     with pytest.raises(ValueError):
-        FireGasDetector(FakeClock(), heat_static_c=static)
+        FireGasDetector(Clock(T0), heat_static_c=static)
 
 
 def test_reset_forgets_state():
-    det = FireGasDetector(FakeClock())
+    det = FireGasDetector(Clock(T0))
     det.update(event("a", EventKind.SMOKE, 0.0), ref(4, 1))
     det.reset()
     assert of(det.update(event("b", EventKind.SMOKE, 10.0), ref(4, 2)), FIRE) == []

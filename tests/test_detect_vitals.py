@@ -9,19 +9,10 @@ from device_drivers.model import Reading
 from hub.detect.detection import Detection, DetectionState, DetectionType
 from hub.detect.vitals import VitalsDetector
 from hub.devices.directory import DeviceRef
+from tests.clock import Clock
 
 T0 = 1_700_000_000.0
 ACTIVE, CLEARED = DetectionState.ACTIVE, DetectionState.CLEARED
-
-
-class FakeClock:
-    """A settable clock: tests move time, they never sleep."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def ref(resident: int | None = 7) -> DeviceRef:
@@ -41,7 +32,7 @@ def run(det: VitalsDetector, metric: str, values: list[tuple[float, float]], res
 
 def test_a_single_out_of_range_heart_rate_does_not_alarm():
     rng = np.random.default_rng(3)
-    det = VitalsDetector(FakeClock())
+    det = VitalsDetector(Clock(T0))
     values = [(t, 72 + rng.normal(0, 4)) for t in range(0, 3600, 10)]
     for k in rng.choice(len(values), 12, replace=False):  # motion artefacts, one reading each
         values[k] = (values[k][0], rng.choice([25.0, 180.0]))
@@ -50,7 +41,7 @@ def test_a_single_out_of_range_heart_rate_does_not_alarm():
 
 def test_sustained_low_spo2_alarms_at_exactly_sustain_s():
     rng = np.random.default_rng(4)
-    det = VitalsDetector(FakeClock())
+    det = VitalsDetector(Clock(T0))
     values = [(t, 96 + rng.normal(0, 0.5)) for t in range(0, 100, 10)]
     values += [(t, 86 + rng.normal(0, 0.8)) for t in range(100, 400, 10)]
     out = run(det, "spo2", values)
@@ -64,25 +55,25 @@ def test_sustained_low_spo2_alarms_at_exactly_sustain_s():
 
 
 def test_one_in_range_reading_restarts_the_sustain_timer():
-    det = VitalsDetector(FakeClock())
+    det = VitalsDetector(Clock(T0))
     values = [(t, 130.0) for t in range(0, 100, 10)] + [(100, 110.0)] + [(t, 130.0) for t in range(110, 300, 10)]
     assert [d.t for d in run(det, "heart_rate", values)] == [T0 + 230.0]
 
 
 def test_two_readings_are_needed_however_long_apart():
-    det = VitalsDetector(FakeClock(), sustain_s=60.0)
+    det = VitalsDetector(Clock(T0), sustain_s=60.0)
     assert run(det, "heart_rate", [(0, 30.0)]) == []
     assert [d.t for d in run(det, "heart_rate", [(200, 30.0)])] == [T0 + 200.0]
 
 
 def test_a_gap_longer_than_max_gap_breaks_continuity():
-    det = VitalsDetector(FakeClock())
+    det = VitalsDetector(Clock(T0))
     assert run(det, "heart_rate", [(0, 30.0), (60, 30.0), (400, 30.0)]) == []  # 340 s unobserved
     assert [d.t for d in run(det, "heart_rate", [(460, 30.0), (520, 30.0)])] == [T0 + 520.0]
 
 
 def test_recovery_clears_only_past_the_hysteresis_margin_for_clear_s():
-    det = VitalsDetector(FakeClock())
+    det = VitalsDetector(Clock(T0))
     low = [(t, 85.0) for t in range(0, 130, 10)]  # active at 120
     hovering = [(t, 91.0) for t in range(130, 300, 10)]  # in range, inside the 2 % margin: stays active
     recovered = [(t, 95.0) for t in range(300, 420, 10)]
@@ -94,7 +85,7 @@ def test_recovery_clears_only_past_the_hysteresis_margin_for_clear_s():
 
 
 def test_a_relapse_during_recovery_restarts_the_clear_timer():
-    det = VitalsDetector(FakeClock())
+    det = VitalsDetector(Clock(T0))
     values = [(t, 150.0) for t in range(0, 130, 10)] + [(t, 80.0) for t in range(130, 170, 10)]
     values += [(170, 118.0)] + [(t, 80.0) for t in range(180, 300, 10)]  # 118: inside range, not the margin
     out = run(det, "heart_rate", values)
@@ -102,7 +93,7 @@ def test_a_relapse_during_recovery_restarts_the_clear_timer():
 
 
 def test_per_resident_range_is_honoured():
-    det = VitalsDetector(FakeClock())
+    det = VitalsDetector(Clock(T0))
     det.set_range(7, "heart_rate", 35.0, 110.0)  # a resident on beta blockers: bradycardic at rest
     slow = [(t, 38.0) for t in range(0, 300, 10)]
     assert run(det, "heart_rate", slow, resident=7) == []
@@ -114,20 +105,20 @@ def test_per_resident_range_is_honoured():
 
 
 def test_constructor_ranges_and_hysteresis_replace_the_defaults():
-    det = VitalsDetector(FakeClock(), ranges={"spo2": (92.0, 100.5)}, sustain_s=30.0,
+    det = VitalsDetector(Clock(T0), ranges={"spo2": (92.0, 100.5)}, sustain_s=30.0,
                          clear_hysteresis={"spo2": 1.0}, clear_s=20.0)
     out = run(det, "spo2", [(0, 91.0), (10, 91.0), (20, 91.0), (30, 91.0), (40, 93.5), (50, 93.5), (60, 93.5)])
     assert [(d.state, d.t) for d in out] == [(ACTIVE, T0 + 30.0), (CLEARED, T0 + 60.0)]
 
 
 def test_no_measurement_values_and_unwatched_metrics_are_ignored():
-    det = VitalsDetector(FakeClock())
+    det = VitalsDetector(Clock(T0))
     assert run(det, "heart_rate", [(t, 0.0) for t in range(0, 600, 10)]) == []
     assert run(det, "steps", [(t, 0.0) for t in range(0, 600, 10)]) == []
 
 
 def test_a_device_without_resident_is_watched_by_its_key_with_default_ranges():
-    det = VitalsDetector(FakeClock())
+    det = VitalsDetector(Clock(T0))
     out = run(det, "heart_rate", [(t, 140.0) for t in range(0, 200, 10)], resident=None, key="imei:9")
     assert [(d.subject, d.t, d.resident_id) for d in out] == [("imei:9", T0 + 120.0, None)]
 
@@ -135,13 +126,13 @@ def test_a_device_without_resident_is_watched_by_its_key_with_default_ranges():
 @pytest.mark.parametrize(("low", "high"), [(120.0, 40.0), (50.0, 50.0), (float("nan"), 100.0),
                                            (float("-inf"), 100.0)])
 def test_impossible_ranges_are_refused(low, high):
-    det = VitalsDetector(FakeClock())
+    det = VitalsDetector(Clock(T0))
     with pytest.raises(ValueError):
         det.set_range(7, "heart_rate", low, high)
 
 
 def test_spo2_open_upper_limit_and_reset():
-    det = VitalsDetector(FakeClock())
+    det = VitalsDetector(Clock(T0))
     det.set_range(7, "spo2", 88.0, None)
     assert det.range_for(7, "spo2") == (88.0, float("inf"))
     run(det, "spo2", [(0, 80.0), (60, 80.0)])

@@ -29,20 +29,11 @@ from hub.devices.models import ResidentCreate, SiteCreate, Staff, StaffCreate
 from hub.duty import service as duty
 from hub.duty.models import ShiftIn
 from hub.duty.views import make_router as make_duty_router
+from tests.clock import Clock
 
 PASSWORD = "correct horse battery"
 T0 = 1_790_000_000.0
 HOUR = 3600.0
-
-
-class Clock:
-    """An injected clock the test moves by hand."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

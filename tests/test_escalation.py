@@ -23,6 +23,7 @@ from hub.notifications.models import DeliveryAttempt, Notification
 from hub.notifications.sender import NotificationSender
 from hub.notifications.service import quiet_until
 from hub.runtime import Hub
+from tests.clock import Clock
 
 T0 = 1_790_028_800.0  # 2026-09-21 22:13:20 UTC
 P1_POLICY = [{"action": "notify_on_duty"}, {"action": "wait", "seconds": 60}, {"action": "notify_supervisor"},
@@ -30,20 +31,10 @@ P1_POLICY = [{"action": "notify_on_duty"}, {"action": "wait", "seconds": 60}, {"
              {"action": "wait", "seconds": 60}, {"action": "call_emergency", "number": "120"}]
 
 
-class Clock:
-    """An injected clock the test moves by hand."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     monkeypatch.setenv("CAREHUB_CONFIG", str(tmp_path / "absent.toml"))
-    clock = Clock()
+    clock = Clock(T0)
     settings = Settings(data_dir=tmp_path, mqtt_url="", influx_url="", timezone="UTC",
                         public_url="https://care.example")
     hub = Hub(settings, clock=clock)

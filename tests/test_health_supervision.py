@@ -2,18 +2,11 @@
 
 from device_drivers.model import Availability, DeviceEvent, DeviceStatus, EventKind, EventState, Reading
 from hub.health.state import DeviceHealth
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import Clock
 
 
 def test_silent_device_goes_offline_only_after_its_interval():
-    clock = FakeClock()
+    clock = Clock(1_000_000.0)
     health = DeviceHealth(clock)
     health.apply("device:1", Reading("z2m:sos", "battery", 90.0, "%", clock.now, "zigbee2mqtt"))
     supervised = [("device:1", "z2m:sos", 60.0)]
@@ -28,7 +21,7 @@ def test_silent_device_goes_offline_only_after_its_interval():
 
 
 def test_device_sending_again_comes_back_online():
-    clock = FakeClock()
+    clock = Clock(1_000_000.0)
     health = DeviceHealth(clock)
     supervised = [("device:1", "z2m:sos", 10.0)]
     clock.now += 11
@@ -40,7 +33,7 @@ def test_device_sending_again_comes_back_online():
 
 
 def test_never_seen_device_gets_grace_from_hub_start():
-    clock = FakeClock()
+    clock = Clock(1_000_000.0)
     health = DeviceHealth(clock)
     clock.now += 30
     assert health.supervise([("device:2", "imei:1", 60.0)]) == []
@@ -49,7 +42,7 @@ def test_never_seen_device_gets_grace_from_hub_start():
 
 
 def test_battery_threshold_derives_battery_low_once_and_clears():
-    clock = FakeClock()
+    clock = Clock(1_000_000.0)
     health = DeviceHealth(clock, battery_low_percent=20)
     assert health.apply("k", Reading("k", "battery", 50.0, "%", clock.now, "s")) == []
     [low] = health.apply("k", Reading("k", "battery", 19.0, "%", clock.now, "s"))
@@ -60,7 +53,7 @@ def test_battery_threshold_derives_battery_low_once_and_clears():
 
 
 def test_availability_and_flags_follow_messages():
-    clock = FakeClock()
+    clock = Clock(1_000_000.0)
     health = DeviceHealth(clock)
     health.apply("k", DeviceStatus("k", Availability.OFFLINE, clock.now, "z2m", "availability offline"))
     assert health.state("k").availability == Availability.OFFLINE

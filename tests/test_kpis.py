@@ -20,6 +20,7 @@ from hub.db import make_engine, make_session_factory
 from hub.detect.models import DetectionRecord
 from hub.devices import service as registry
 from hub.devices.models import SiteCreate
+from tests.clock import Clock
 
 PASSWORD = "correct horse battery"
 T0 = 1_790_000_000.0
@@ -54,16 +55,6 @@ SCRIPT = [
 # battery_low raised at T0 + 19 h that the device cleared 10 min later (resolved "restored": not counted);
 # south sos-s3 raised 100 s before NOW (a miss at 60 s, still undecided at 180 s). And one alert before
 # the window (T0 - 2 h, answered after 1,000 s) that must not count.
-
-
-class Clock:
-    """An injected clock the test moves by hand."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _detect(session, *, site_id: int, type: str, device: str, t: float, state: str = "active") -> DetectionRecord:

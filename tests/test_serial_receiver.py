@@ -13,6 +13,7 @@ from device_drivers.model import Availability, DeviceEvent, DeviceStatus, EventK
 from device_drivers.transports.contact_id_receiver import ContactIdReceiver
 from firmware_sim.receiver import SimulatedReceiver
 from tests import servers
+from tests.clock import Clock
 
 
 class Inbox:
@@ -45,16 +46,6 @@ class Inbox:
                 left = deadline - time.monotonic()
                 assert left > 0, f"timed out; got {self.messages}"
                 self._cond.wait(min(left, 0.05))
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -147,7 +138,7 @@ def test_callback_failure_naks_and_receiver_retry_delivers(hub: ContactIdReceive
 
 def test_supervision_with_injected_clock(pty_pair: servers.PtyPair, device: SimulatedReceiver,
                                          inbox: Inbox) -> None:
-    clock = FakeClock()
+    clock = Clock(1000.0)
     hub = ContactIdReceiver(pty_pair.hub_end, on_message=inbox, clock=clock)
     hub.start()
     try:

@@ -15,20 +15,11 @@ from hub.detect.detection import Detection, DetectionType
 from hub.devices import service as registry
 from hub.devices.models import DeviceCreate, DeviceKind, ResidentCreate, SiteCreate, SiteKind, StaffCreate, StaffRole
 from hub.runtime import Hub
+from tests.clock import Clock
 
 PASSWORD = "correct horse battery"
 # Monday 2026-06-01 00:00 in Asia/Shanghai.
 MONDAY = 1_780_243_200.0
-
-
-class Clock:
-    """An injected clock the test moves by hand."""
-
-    def __init__(self, now: float = MONDAY + 9 * 3600) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -63,7 +54,7 @@ USERS = [("disp", "dispatcher", "north"), ("disp_south", "dispatcher", "south"),
 def make_env(tmp_path, monkeypatch, **settings_kw) -> Env:
     """Build a hub with two sites (an institution and a home), a resident, staff and a user per role."""
     monkeypatch.setenv("CAREHUB_CONFIG", str(tmp_path / "absent.toml"))
-    clock = Clock()
+    clock = Clock(MONDAY + 9 * 3600)
     settings = Settings(data_dir=tmp_path, mqtt_url="", influx_url="", **settings_kw)
     hub = Hub(settings, clock=clock)
     ids: dict = {}
