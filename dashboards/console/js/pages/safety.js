@@ -12,6 +12,7 @@ const TAB_TEXT = { hazards: "hazards", lists: "threeLists", inspections: "inspec
   monthly: "monthly" };
 const LEVELS = ["red", "orange", "yellow", "blue"];
 const CATEGORIES = ["fire", "electricity", "gas", "building", "food", "care", "medicine", "emergency"];
+const PRIORITY_COLOURS = { 1: "#c62828", 2: "#ef6c00", 3: "#1565c0" };
 const LEVEL_COLOURS = { red: "#c62828", orange: "#ef6c00", yellow: "#f9a825", blue: "#1565c0" };
 
 /** Render the safety page with the tab named in /safety/{tab}. */
@@ -245,56 +246,69 @@ async function overdue(body, ctx, reg) {
 
 // -------------------------------------------------------------------------------------------- monthly
 
+const EXPORTS = ["csv", "xlsx", "pdf"];
+
 async function monthly(body, ctx) {
   const d = new Date();
   const picker = h("input", { type: "month", value: `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}` });
   const report = h("div.report#monthly-report");
+  const fetchFile = async (path, name) => download(await api(path, { blob: true }), name);
   body.append(h("div.toolbar", h("label", t("month"), picker),
-    h("button", { type: "button", onclick: () => window.print() }, t("print")),
-    LISTS.map(([which, title]) => h("button", { type: "button", onclick: async () =>
-      download(await api(`/api/ledgers/${which}?format=csv`, { blob: true }), `${which}.csv`) }, `${t("exportCsv")} · ${t(title)}`))),
+    EXPORTS.map((fmt) => h("button", { type: "button", onclick: () =>
+      fetchFile(`/api/reports/monthly/${picker.value}?format=${fmt}`, `carehub-${picker.value}.${fmt}`) },
+    `${t("monthly")} ${fmt.toUpperCase()}`)),
+    LISTS.map(([which, title]) => h("button", { type: "button", onclick: () =>
+      fetchFile(`/api/ledgers/${which}?format=csv`, `${which}.csv`) }, `${t(title)} CSV`)),
+    h("button", { type: "button", onclick: () => window.print() }, t("print"))),
   report);
   const draw = async () => {
-    const [year, month] = picker.value.split("-").map(Number);
-    const since = new Date(year, month - 1, 1).getTime() / 1000;
-    const until = new Date(year, month, 1).getTime() / 1000;
-    const [kpis, alerts, hz, tasks] = await Promise.all([
-      api(`/api/kpis?since=${since}&until=${until}`),
+    const month = picker.value;
+    // The hub's figures (its time zone decides the month); the daily trends are counted from the same span.
+    const [fig, alerts, hz] = await Promise.all([
+      api(`/api/reports/monthly/${month}`),
       api("/api/alerts?state=new&state=acknowledged&state=dispatched&state=resolved&state=closed&limit=5000"),
-      api("/api/hazards?limit=10000"), api("/api/inspections/tasks?limit=10000")]);
-    if (!ctx.alive()) return;
-    const inMonth = (ts) => ts >= since && ts < until;
-    const days = Math.round((until - since) / 86400);
+      api("/api/hazards?limit=10000")]);
+    if (!ctx.alive() || month !== picker.value) return;
+    const days = Math.round((fig.end - fig.start) / 86400);
     const perDay = (items, key) => {
       const counts = new Array(days).fill(0);
-      for (const item of items) if (inMonth(item[key])) counts[Math.floor((item[key] - since) / 86400)] += 1;
+      for (const item of items) {
+        if (item[key] >= fig.start && item[key] < fig.end) counts[Math.floor((item[key] - fig.start) / 86400)] += 1;
+      }
       return counts;
     };
-    const monthHazards = hz.filter((z) => inMonth(z.registered_at));
-    const monthTasks = tasks.filter((tk) => inMonth(tk.due_at));
-    const share = (x) => (x?.share == null ? "—" : `${(x.share * 100).toFixed(1)}%`);
-    const o = kpis.overall;
+    const pct = (v) => (v == null ? "—" : `${Number(v).toFixed(1)}%`);
+    const { alerts: a, workorders: w, hazards: z, inspections: i } = fig;
     const alertChart = h("div.chart#chart-alerts");
     const hazardChart = h("div.chart#chart-hazards");
     replace(report,
       h("div.kpis",
-        kpi(t("alertsCount"), o.alerts), kpi(t("answered60"), share(o.within_60s), o.within_60s?.meets_target),
-        kpi(t("answered180"), share(o.within_180s), o.within_180s?.meets_target),
-        kpi(t("ackP50"), o.ack_p50_s == null ? "—" : `${o.ack_p50_s.toFixed(0)} s`),
-        kpi(t("hazards"), monthHazards.length),
-        kpi(t("hazardsOpen"), hz.filter((z) => ["registered", "rectifying", "awaiting_reinspection"].includes(z.status)).length),
-        kpi(t("tasksDone"), monthTasks.filter((tk) => tk.status === "done").length),
-        kpi(t("tasksOverdue"), monthTasks.filter((tk) => tk.status === "overdue").length, null)),
+        kpi(t("alertsCount"), a.total),
+        kpi(t("answered60"), pct(a.answered_60s_pct), a.answerable ? a.answered_60s_pct >= 97.5 : null),
+        kpi(t("answered180"), pct(a.answered_180s_pct), a.answerable ? a.answered_180s_pct >= 99 : null),
+        kpi(t("ackP50"), a.median_answer_s == null ? "—" : `${a.median_answer_s.toFixed(0)} s`),
+        kpi(t("ordersCreated"), w.created), kpi(t("ordersCompleted"), w.completed),
+        kpi(t("rating"), w.average_rating == null ? "—" : w.average_rating.toFixed(1)),
+        kpi(t("hazards"), z.opened), kpi(t("hazardsClosed"), z.closed),
+        kpi(t("hazardsOpen"), z.open_at_end, z.overdue_at_end ? false : null),
+        kpi(t("tasksDone"), `${i.done} / ${i.due}`, i.due ? i.missed === 0 : null),
+        kpi(t("tasksOverdue"), i.missed, i.missed ? false : null)),
+      h("section.card", h("h3", t("coverage")), h("div.table-wrap", h("table",
+        h("thead", h("tr", [t("county"), t("township"), t("monitoring"), t("visits")].map((c) => h("th", c)))),
+        h("tbody", fig.coverage.map((c) => h("tr",
+          h("td", c.county || "—"), h("td", c.township || "—"),
+          h("td", { class: c.monitoring_met ? "" : "error" }, `${c.monitored} / ${c.solitary_or_empty_nest} · ${pct(c.monitoring_pct)} (≥ ${c.monitoring_target_pct}%)`),
+          h("td", { class: c.visit_met ? "" : "error" }, `${c.visited} / ${c.solitary_70_plus} · ${pct(c.visit_pct)} (${c.visit_target_pct}%)`))))))),
       h("section.card", h("h3", t("alarmsByDay")), alertChart),
       h("section.card", h("h3", t("hazardsByDay")), hazardChart),
-      h("p.muted", `${me()?.name} · ${fmtTime(Date.now() / 1000, { full: true })}`));
-    const categories = Array.from({ length: days }, (_, i) => String(i + 1));
-    barChart(alertChart, { categories, bars: [1, 2, 3].map((p) => ({ name: `P${p}`,
-      values: perDay(alerts.filter((a) => a.priority === p), "created_at") })) });
+      h("p.muted", `${t("disclosureDue")} ${fmtTime(fig.due_at, { full: true })} · ${me()?.name} · ${fmtTime(Date.now() / 1000, { full: true })}`));
+    const categories = Array.from({ length: days }, (_, n) => String(n + 1));
+    barChart(alertChart, { categories, bars: [1, 2, 3].map((p) => ({ name: `P${p}`, color: PRIORITY_COLOURS[p],
+      values: perDay(alerts.filter((x) => x.priority === p), "created_at") })) });
     barChart(hazardChart, { categories, bars: LEVELS.map((l) => ({ name: label("hzLevel", l), color: LEVEL_COLOURS[l],
-      values: perDay(monthHazards.filter((z) => z.level === l), "registered_at") })) });
+      values: perDay(hz.filter((x) => x.level === l), "registered_at") })) });
   };
-  picker.addEventListener("change", draw);
+  picker.addEventListener("change", () => draw().catch((err) => replace(report, h("p.error", err.message))));
   await draw();
 }
 
