@@ -13,8 +13,8 @@ export async function render(main, ctx) {
   const handovers = h("section.card#handovers");
   const calls = h("section.card#calls");
   main.append(h("header.page-head", h("h2", t("dutyTitle")),
-    h("div.exports", ["log", "handovers", "calls", "shifts"].map((what) =>
-      h("button", { type: "button", onclick: () => exportCsv(what) }, `${t("exportCsv")} · ${what}`)))),
+    h("div.exports", [["log", "dutyLog"], ["handovers", "handovers"], ["calls", "calls"], ["shifts", "shifts"]]
+      .map(([what, text]) => h("button", { type: "button", onclick: () => exportCsv(what) }, `${t(text)} CSV`)))),
   h("div.duty-grid", onDuty, handovers, log, calls));
   const refresh = async () => {
     await Promise.all([drawOnDuty(onDuty), drawLog(log, refresh), drawHandovers(handovers, refresh), drawCalls(calls)]);
