@@ -335,8 +335,11 @@ def device_silent(sim: Simulator, *, device: str | None = None, kind: str = "wri
 
 
 def demo(sim: Simulator, *, interval: tuple[float, float] = (30.0, 60.0), start_hour: float | None = 10.0,
-         first_after: float = 15.0) -> None:
-    """Ordinary day for everyone plus a scripted incident every 30–60 s, each clearing by itself."""
+         first_after: float = 10.0) -> None:
+    """Ordinary day for everyone plus a scripted incident every 30–60 s, each clearing by itself.
+
+    The first incident is an SOS button press, so the console has a live alert within seconds of start.
+    """
     ordinary_day(sim, start_hour=start_hour)
     busy: dict[str, float] = {}
 
@@ -370,7 +373,11 @@ def demo(sim: Simulator, *, interval: tuple[float, float] = (30.0, 60.0), start_
             pass
         sim.after(float(sim.rng.uniform(*interval)), next_incident)
 
-    sim.after(first_after, next_incident)
+    def first_incident() -> None:
+        sos_press(sim, via="button")
+        sim.after(float(sim.rng.uniform(*interval)), next_incident)
+
+    sim.after(first_after, first_incident)
 
 
 SCENARIOS: dict[str, Callable[..., Incident | None]] = {

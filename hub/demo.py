@@ -64,7 +64,7 @@ def run_demo(*, http_port: int = 8000, residents: int = 20, data_dir: Path = Pat
 
     from firmware_sim.runner import Simulator
     from hub.api import create_app
-    from hub.runtime import Hub
+    from hub.runtime import SHUTDOWN_GRACE_S, Hub
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
@@ -86,7 +86,8 @@ def run_demo(*, http_port: int = 8000, residents: int = 20, data_dir: Path = Pat
         print(
             f"\nCareHub demo is running ({len(simulator.population)} simulated devices, {imported} newly bound, "
             f"broker: {broker.kind} on {broker.url}).\n"
-            f"  sign in as 'operator' or 'admin', password '{DEMO_PASSWORD}' (POST {base}/api/auth/token)\n"
+            f"  console                 {base}/console/  (sign in as 'operator' or 'admin', password "
+            f"'{DEMO_PASSWORD}')\n"
             f"  open alerts             {base}/api/alerts   live feed {base}/api/alerts/stream\n"
             f"  devices and live state  {base}/api/devices/state\n"
             f"  recent device events    {base}/api/events?alarms_only=true\n"
@@ -96,7 +97,8 @@ def run_demo(*, http_port: int = 8000, residents: int = 20, data_dir: Path = Pat
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
-        uvicorn.run(create_app(hub), host=settings.http_host, port=http_port, log_level="warning")
+        uvicorn.run(create_app(hub), host=settings.http_host, port=http_port, log_level="warning",
+                    timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
     finally:
         simulator.stop()
         hub.stop()

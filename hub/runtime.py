@@ -37,6 +37,7 @@ from hub.workorders.flows import AlertWorkOrders
 log = logging.getLogger(__name__)
 
 GC_GEN0_THRESHOLD = 50_000
+SHUTDOWN_GRACE_S = 3.0  # how long open HTTP streams may delay a stop
 SERIAL_ACK_WAIT_S = 3.0  # the receiver expects ACK within 4 s; leave headroom for the write
 
 
@@ -181,6 +182,8 @@ def run_serve(settings: Settings | None = None) -> None:
     hub = Hub(settings)
     hub.start()
     try:
-        uvicorn.run(create_app(hub), host=settings.http_host, port=settings.http_port, log_level="warning")
+        # Open live feeds (SSE) would hold a graceful stop forever: give them a few seconds, then close them.
+        uvicorn.run(create_app(hub), host=settings.http_host, port=settings.http_port, log_level="warning",
+                    timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
     finally:
         hub.stop()

@@ -236,6 +236,12 @@ def test_console_family_on_a_phone_sees_only_their_relative(hub, browser, mosqui
         assert page.locator('#top nav a[href="/console/alerts"]').count() == 0
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # no sideways scrolling
         s.shot("family-phone")
+        # "Please call me" is logged on the alert for the duty room.
+        alert_id = int(card.first.locator(".alert-progress").first.get_attribute("data-alert-id"))
+        card.first.locator('button[data-answer="call_me"]').first.click()
+        _wait_api(hub, f"/api/alerts/{alert_id}", lambda a: any(
+            h["action"] == "alert.family_response" and h["detail"]["answer"] == "call_me"
+            and h["actor"].endswith("sun_daughter") for h in a["history"]))
         page.goto(f"{hub.url}/console/floor")
         page.locator("main .empty").wait_for()
     finally:

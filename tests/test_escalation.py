@@ -291,3 +291,31 @@ def test_policy_api_and_the_snapshot_is_frozen(env):
     assert [p["name"] for p in listed] == ["north sos"]
     notes = client.get(f"/api/alerts/{alert_id}/notifications", headers=headers)
     assert notes.status_code == 200
+
+
+def test_a_signed_in_family_user_answers_only_their_relatives_alerts(env):
+    hub, client, _clock, ids = env
+    from hub.auth import service as auth_service
+    from hub.auth.models import UserCreate
+
+    alert_id = raise_alert(hub, ids, T0)
+    with hub.session_factory() as session, session.begin():
+        stranger = registry.create_resident(db_session=session, resident_in=ResidentCreate(
+            name="Zhao Gang", site_id=ids["site"]))
+        for name, role, residents in (("son", "family", [ids["mother"]]), ("other", "family", [stranger.id]),
+                                      ("op", "duty_operator", [])):
+            auth_service.create_user(db_session=session, user_in=UserCreate(
+                username=name, password="correct horse battery", role=role, resident_ids=residents))
+
+    def headers(user: str) -> dict:
+        token = client.post("/api/auth/token", data={"username": user, "password": "correct horse battery"})
+        return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+    path = f"/api/alerts/{alert_id}/family-response"
+    assert client.post(path, json={"answer": "handling"}, headers=headers("son")).status_code == 200
+    assert client.post(path, json={"answer": "handling"}, headers=headers("other")).status_code == 404
+    assert client.post(path, json={"answer": "handling"}, headers=headers("op")).status_code == 403
+    assert client.post(path, json={"answer": "maybe"}, headers=headers("son")).status_code == 422
+    history = alert_service.history(db_session=hub.session_factory(), alert_id=alert_id)
+    assert [(h["actor"], h["detail"]["answer"]) for h in history if h["action"] == "alert.family_response"] == [
+        ("user:1:son", "handling")]  # actor ids carry the user id

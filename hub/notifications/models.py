@@ -34,6 +34,12 @@ class FamilyAnswer(StrEnum):
     CALL_ME = "call_me"  # "please call me"
 
 
+class FamilyAnswerIn(BaseModel):
+    """A family member's answer to an alert."""
+
+    answer: FamilyAnswer
+
+
 class Notification(Base):
     """One message to one address of one recipient, created by an escalation step."""
 

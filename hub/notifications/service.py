@@ -158,9 +158,15 @@ def family_link(*, db_session: Session, token: str, now: float) -> FamilyLink | 
     return link
 
 
-def record_family_answer(*, db_session: Session, link: FamilyLink, answer: str, now: float) -> None:
-    """Log a family member's answer on the link and in the alert's audited history."""
+def record_family_answer(*, db_session: Session, alert_id: int, actor: str, answer: str, now: float,
+                         detail: dict | None = None) -> None:
+    """Log a family member's answer ("handling", "call_me") in the alert's audited history."""
+    audit.append(db_session=db_session, actor=actor, action="alert.family_response", entity="alert",
+                 entity_id=alert_id, at=now, detail={"answer": answer, **(detail or {})})
+
+
+def record_link_answer(*, db_session: Session, link: FamilyLink, answer: str, now: float) -> None:
+    """Log an answer given from a family link, on the link and in the alert's history."""
     link.answers = [*link.answers, {"answer": answer, "at": now}]
-    audit.append(db_session=db_session, actor=f"family:{link.contact_name}", action="alert.family_response",
-                 entity="alert", entity_id=link.alert_id, at=now,
-                 detail={"answer": answer, "contact_id": link.contact_id, "contact": link.contact_name})
+    record_family_answer(db_session=db_session, alert_id=link.alert_id, actor=f"family:{link.contact_name}",
+                         answer=answer, now=now, detail={"contact_id": link.contact_id, "contact": link.contact_name})

@@ -18,7 +18,7 @@ from hub.auth.deps import Auth
 from hub.auth.principal import Principal
 from hub.auth.roles import Permission
 from hub.notifications import service
-from hub.notifications.models import AttemptPublic, FamilyAnswer, NotificationPublic
+from hub.notifications.models import AttemptPublic, FamilyAnswer, FamilyAnswerIn, NotificationPublic
 from hub.notifications.templates import TYPE_NAMES, language_of
 
 _PAGE = {
@@ -51,6 +51,22 @@ def make_router(auth: Auth, flow: AlertFlow, *, timezone: str) -> APIRouter:
                 out.append({**item.model_dump(mode="json"),
                             "attempts_log": [AttemptPublic.model_validate(a).model_dump() for a in attempts]})
             return out
+
+    Family = Annotated[Principal, Depends(auth.require(Permission.FAMILY_RESPOND))]
+
+    @router.post("/api/alerts/{alert_id}/family-response")
+    def family_response(alert_id: int, body: FamilyAnswerIn, principal: Family) -> dict:
+        """Let a signed-in family user answer an alert about their relative ("I'm handling it" / "call me")."""
+        now = flow.clock()
+        with flow.session_factory() as session, session.begin():
+            alert = alert_service.get_in_scope(db_session=session, alert_id=alert_id, principal=principal)
+            if alert is None:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, f"alert {alert_id} not found")
+            service.record_family_answer(db_session=session, alert_id=alert_id, actor=principal.actor,
+                                         answer=body.answer.value, now=now)
+            alert.updated_at = now
+        flow.bus.publish(public(alert), change=f"family_{body.answer.value}")
+        return public(alert)
 
     def page(lang: str, body: str) -> HTMLResponse:
         text = _PAGE[lang]
@@ -88,7 +104,7 @@ def make_router(auth: Auth, flow: AlertFlow, *, timezone: str) -> APIRouter:
         now = flow.clock()
         with flow.session_factory() as session, session.begin():
             link, alert = link_and_alert(session, token)
-            service.record_family_answer(db_session=session, link=link, answer=answer.value, now=now)
+            service.record_link_answer(db_session=session, link=link, answer=answer.value, now=now)
             alert.updated_at = now
             lang = language_of(link.language)
         flow.bus.publish(public(alert), change=f"family_{answer.value}")

@@ -67,6 +67,26 @@ function progress(a) {
     [Boolean(a.dispatched_at), `${t("onTheWay")}${a.responder ? ` · ${a.responder}` : ""}`],
     [Boolean(a.arrived_at), t("withResident")],
   ];
-  return h("ol.progress", { "aria-label": t("beingDone") }, steps.map(([done, text]) =>
-    h("li", { class: done ? "done" : "todo" }, h("span.mark", done ? "●" : "○"), " ", text)));
+  return h("div.alert-progress", { dataset: { alertId: String(a.id) } },
+    h("ol.progress", { "aria-label": t("beingDone") }, steps.map(([done, text]) =>
+      h("li", { class: done ? "done" : "todo" }, h("span.mark", done ? "●" : "○"), " ", text))),
+    answerButtons(a));
+}
+
+/** "I'm handling it" / "please call me": logged on the alert and shown to the duty room at once. */
+function answerButtons(a) {
+  const note = h("p.muted.answer-note", { role: "status" });
+  const answer = (value, text) => h("button.big", {
+    type: "button", dataset: { answer: value },
+    onclick: async (event) => {
+      event.target.disabled = true;
+      try {
+        await api(`/api/alerts/${a.id}/family-response`, { method: "POST", json: { answer: value } });
+        replace(note, t("familyAnswered", { answer: text }));
+      } finally {
+        event.target.disabled = false;
+      }
+    },
+  }, text);
+  return h("div.family-answers", answer("handling", t("familyHandling")), answer("call_me", t("familyCallMe")), note);
 }
