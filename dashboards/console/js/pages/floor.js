@@ -75,7 +75,11 @@ export async function render(main, ctx) {
   await load();
   const timer = setInterval(load, REFRESH_MS);
   ctx.onCleanup(() => clearInterval(timer));
-  ctx.onCleanup(feed.subscribe(() => draw()));
+  // A burst of alert changes draws once per frame: each draw rebuilds every room, and with 5,000 devices
+  // a draw per change froze the page for seconds.
+  let frame = 0;
+  ctx.onCleanup(feed.subscribe(() => { frame = frame || requestAnimationFrame(() => { frame = 0; draw(); }); }));
+  ctx.onCleanup(() => cancelAnimationFrame(frame));
 }
 
 function roomCard(room, devices, residents, alert) {
