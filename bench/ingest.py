@@ -98,7 +98,7 @@ def publisher(port: int, root: str, devices: int, count: int, rate: float, sos: 
     client.publish("bench/end", b"{}", qos=1).wait_for_publish(60)
     client.disconnect()
     client.loop_stop()
-    done.send({"published": count, "sos": sos_sent, "seconds": finished - started})
+    done.send({"published": count, "sos": sos_sent, "seconds": finished - started, "cpu": time.process_time()})
 
 
 # -- bare paho subscriber (the baseline), its own process ----------------------------------------------
@@ -141,7 +141,8 @@ def bare_subscriber(port: int, root: str, expect: int, idle_s: float, conn) -> N
     _wait_stable(lambda: state["n"], expect, idle_s)
     client.disconnect()
     client.loop_stop()
-    conn.send({"received": state["n"], "first": state["first"], "last": state["last"], "latencies": latencies})
+    conn.send({"received": state["n"], "first": state["first"], "last": state["last"], "latencies": latencies,
+               "cpu": time.process_time()})
 
 
 def _wait_stable(counter, expect: int, idle_s: float, timeout: float = 600.0) -> None:
@@ -230,6 +231,26 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000.0
 
 
+def cpu_seconds(servers: dict[str, int]) -> dict[str, float]:
+    """Return CPU seconds (user + system) used so far by each server process and each hub thread."""
+    import psutil
+
+    out = {}
+    for name, pid in servers.items():
+        times = psutil.Process(pid).cpu_times()
+        out[name] = times.user + times.system
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    for thread in psutil.Process().threads():
+        name = "hub: " + names.get(thread.id, "other threads")
+        out[name] = out.get(name, 0.0) + thread.user_time + thread.system_time
+    return out
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Return CPU seconds per process/thread between two `cpu_seconds` snapshots."""
+    return {name: after[name] - before.get(name, 0.0) for name in after}
+
+
 # -- phases ------------------------------------------------------------------------------------------
 
 def run_publisher(ctx, port: int, root: str, devices: int, count: int, rate: float, sos: bool = False):
@@ -240,8 +261,10 @@ def run_publisher(ctx, port: int, root: str, devices: int, count: int, rate: flo
     return proc, recv
 
 
-def baseline_phase(ctx, port: int, devices: int, count: int, rate: float, sos: bool) -> dict:
+def baseline_phase(ctx, port: int, devices: int, count: int, rate: float, sos: bool,
+                   servers: dict[str, int]) -> dict:
     """Run the bare subscriber against one published stream; return its report and the publisher's."""
+    cpu_before = cpu_seconds(servers)
     parent, child = ctx.Pipe()
     sub = ctx.Process(target=bare_subscriber, args=(port, BARE_ROOT, count, 3.0, child), daemon=True)
     sub.start()
@@ -251,13 +274,17 @@ def baseline_phase(ctx, port: int, devices: int, count: int, rate: float, sos: b
     report = parent.recv()
     sub.join()
     report["publisher"] = pub_report.recv()
+    report["cpu"] = {"bare subscriber": report["cpu"], "publisher": report["publisher"]["cpu"],
+                     **cpu_used(cpu_before, cpu_seconds(servers))}
     return report
 
 
-def hub_phase(ctx, hub, probe: Probe, port: int, devices: int, count: int, rate: float, sos: bool) -> dict:
+def hub_phase(ctx, hub, probe: Probe, port: int, devices: int, count: int, rate: float, sos: bool,
+              servers: dict[str, int]) -> dict:
     """Publish to the running hub and wait until it stops processing; return counters for this phase."""
     from hub import metrics
 
+    cpu_before = cpu_seconds(servers)
     received = metrics.MESSAGES.labels("mqtt", "zigbee2mqtt")
     base = {"received": received._value.get(), "processed": hub.processor.processed,
             "lane_dropped": hub.telemetry_lane.dropped, "recorded": hub.recorder.recorded,
@@ -275,6 +302,7 @@ def hub_phase(ctx, hub, probe: Probe, port: int, devices: int, count: int, rate:
         lane_dropped=hub.telemetry_lane.dropped - base["lane_dropped"],
         recorded=hub.recorder.recorded - base["recorded"],
         writer_dropped=hub.telemetry.dropped_total - base["writer_dropped"],
+        cpu={"publisher": report["publisher"]["cpu"], **cpu_used(cpu_before, cpu_seconds(servers))},
     )
     return report
 
@@ -338,18 +366,21 @@ def main() -> None:
 
         print(f"CareHub ingest benchmark: {args.devices} devices, {args.messages} messages, "
               f"influx={args.influx}, nproc={os.cpu_count()}, Python {platform.python_version()}", flush=True)
-        bare = baseline_phase(ctx, broker.port, args.devices, args.messages, 0.0, sos=False)
+        pids = {"mosquitto": broker.proc.pid, **({"influxd": servers[-1].proc.pid} if influx_url else {})}
+        bare = baseline_phase(ctx, broker.port, args.devices, args.messages, 0.0, sos=False, servers=pids)
         bare_rate = rate_of(bare, "received")
         print(f"  baseline saturating: {bare['received']}/{args.messages} received, {bare_rate:,.0f} msg/s", flush=True)
 
-        sat = hub_phase(ctx, hub, probe, broker.port, args.devices, args.messages, 0.0, sos=False)
+        sat = hub_phase(ctx, hub, probe, broker.port, args.devices, args.messages, 0.0, sos=False, servers=pids)
         hub_rate = rate_of(sat, "n")
         print(f"  hub saturating: {sat['n']}/{args.messages} processed, {hub_rate:,.0f} msg/s", flush=True)
 
         paced_rate = args.paced_rate or hub_rate / 2
         paced_count = int(paced_rate * args.paced_seconds)
-        bare_paced = baseline_phase(ctx, broker.port, args.devices, paced_count, paced_rate, sos=True)
-        paced = hub_phase(ctx, hub, probe, broker.port, args.devices, paced_count, paced_rate, sos=True)
+        bare_paced = baseline_phase(ctx, broker.port, args.devices, paced_count, paced_rate, sos=True,
+                                    servers=pids)
+        paced = hub_phase(ctx, hub, probe, broker.port, args.devices, paced_count, paced_rate, sos=True,
+                          servers=pids)
 
         hub.stop()
         stats = hub.telemetry.stats()
@@ -404,6 +435,12 @@ def report(args, bare, sat, bare_paced, paced, bare_rate, hub_rate, paced_rate, 
     print(f"{'':{width}}  {'bare paho':>12}  {'hub':>16}  {'hub/bare':>8}")
     for name, b, h, ratio in rows:
         print(f"{name:{width}}  {b:>12}  {h:>16}  {ratio:>8}")
+    print(f"\nCPU during the saturating phases, µs per message ({args.messages:,} messages; the publisher's"
+          " whole run; the hub's threads and the servers from phase start to the last message processed):")
+    for name in sorted(set(bare["cpu"]) | set(sat["cpu"])):
+        b, h = bare["cpu"].get(name, 0.0), sat["cpu"].get(name, 0.0)
+        if b >= 0.005 or h >= 0.005:
+            print(f"  {name:44} {b / args.messages * 1e6:9.1f}  {h / args.messages * 1e6:9.1f}")
     print(f"\nhub sustained rate / bare paho rate: {hub_rate / bare_rate:.2f}; "
           f"mean paced hub latency {statistics.fmean(paced['latencies']) * 1000:.1f} ms")
 

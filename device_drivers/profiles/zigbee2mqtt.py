@@ -67,6 +67,14 @@ SOS_ACTIONS = frozenset({"emergency", "sos", "panic"})
 SOS_MODELS = frozenset({"HS1EB", "HS1EB-E", "HS1EB/HS1EB-E", "TS0215A_sos", "SOS-EF-3.0"})
 IGNORED_SUFFIXES = ("/set", "/get")
 
+# every state key a decoder rule knows -> (rule, its table entry): one dict lookup per key on the hot path
+_NUMBER, _BOOL_READING, _BOOL_EVENT = range(3)
+_STATE_KEYS: dict[str, tuple[int, Any]] = {
+    **{k: (_NUMBER, spec) for k, spec in READINGS.items()},
+    **{k: (_BOOL_READING, metric) for k, metric in BOOL_READINGS.items()},
+    **{k: (_BOOL_EVENT, kind) for k, kind in BOOL_EVENTS.items()},
+}
+
 # topic kinds cached per topic so the hot path does no string scanning after the first message
 _STATE, _AVAIL, _ACTION, _IGNORE, _DEVICES, _EVENT = range(6)
 
@@ -203,25 +211,24 @@ class Zigbee2MqttProfile:
         out: list[Message] = []
         testing = obj.get("test") is True or obj.get("selftest") is True
         suppressed: dict[str, bool] = {}
+        source = self.name
         for k, v in obj.items():
             if v is None:
                 continue
-            spec = READINGS.get(k)
-            if spec is not None:
-                out.append(Reading(key, spec[0], number(v, k) * spec[2], spec[1], ts, self.name))
-                continue
-            metric = BOOL_READINGS.get(k)
-            if metric is not None:
-                out.append(Reading(key, metric, 1.0 if boolean(v, k) else 0.0, "bool", ts, self.name))
-                continue
-            ev = BOOL_EVENTS.get(k)
-            if ev is not None:
-                on = boolean(v, k)
-                if testing and k in HAZARDS:
-                    suppressed[k] = on  # DEVICES.md pitfall: a test is never an alarm
-                    continue
-                state = EventState.ACTIVE if on else EventState.CLEARED
-                out.append(DeviceEvent(key, ev, state, ts, self.name, {"field": k}))
+            rule = _STATE_KEYS.get(k)
+            if rule is not None:
+                what, spec = rule
+                if what == _NUMBER:
+                    out.append(Reading(key, spec[0], number(v, k) * spec[2], spec[1], ts, source))
+                elif what == _BOOL_READING:
+                    out.append(Reading(key, spec, 1.0 if boolean(v, k) else 0.0, "bool", ts, source))
+                else:
+                    on = boolean(v, k)
+                    if testing and k in HAZARDS:
+                        suppressed[k] = on  # DEVICES.md pitfall: a test is never an alarm
+                        continue
+                    state = EventState.ACTIVE if on else EventState.CLEARED
+                    out.append(DeviceEvent(key, spec, state, ts, source, {"field": k}))
                 continue
             if k == "action":
                 if string(v, k):

@@ -299,6 +299,8 @@ class DetectionEngine:
                 log.exception("detector tick failed")
 
     def _emit(self, detections: list[Detection]) -> None:
+        if not detections and not self.cancel.dirty:
+            return  # the common case: a report that changed nothing
         now = self.clock()
         urgent = self.cancel.dirty  # a new or closed hold is saved at once: a pending alarm must survive a crash
         if detections:

@@ -331,8 +331,10 @@ class FireGasDetector:
         overall rate must reach the threshold and no step inside it may rise at less than half of it,
         so a flat line ending in one jump (a draught, a sensor glitch) is not a sustained rise.
         """
+        t_now = dev.temp[-1][0]
+        if t_now - dev.temp[0][0] < self.heat_ror_span_s:
+            return None  # times only move forward: not even the oldest reading is far enough back
         temps = list(dev.temp)
-        t_now = temps[-1][0]
         start = next((i for i in range(len(temps) - 2, -1, -1) if t_now - temps[i][0] >= self.heat_ror_span_s), None)
         if start is None:
             return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 
 import paho.mqtt.client as mqtt
@@ -11,6 +12,49 @@ from paho.mqtt.enums import CallbackAPIVersion
 from hub.ingest.router import IngestRouter
 
 log = logging.getLogger(__name__)
+
+READ_CHUNK = 64 * 1024
+
+
+class BufferedReads:
+    """The broker socket, read in chunks of up to 64 KiB and handed to paho in the small pieces it asks for.
+
+    paho reads every packet with three `recv` calls (command byte, length, body) after a `select`; each
+    releases and retakes the GIL, which in the hub the processor thread is often waiting for. `pending()` is how paho learns that an SSL socket holds bytes already read: it then
+    does not wait in `select`. Everything else (send, close, fileno, ...) goes to the socket.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._socket = sock
+        self._buffer = b""
+        self._pos = 0
+
+    def pending(self) -> int:
+        """Return how many bytes were read from the socket and not yet handed to paho."""
+        return len(self._buffer) - self._pos
+
+    def recv(self, bufsize: int) -> bytes:
+        """Return up to `bufsize` bytes; raises BlockingIOError like the non-blocking socket."""
+        if self._pos >= len(self._buffer):
+            self._buffer, self._pos = self._socket.recv(max(bufsize, READ_CHUNK)), 0
+        out = self._buffer[self._pos:self._pos + bufsize]
+        self._pos += len(out)
+        return out
+
+    def __getattr__(self, name: str):
+        return getattr(self._socket, name)
+
+
+class _Client(mqtt.Client):
+    """paho's client, reading the broker socket through BufferedReads."""
+
+    def _create_socket(self):
+        # paho 2.x (pinned <3) opens every connection here.
+        return self._wrap(super()._create_socket())
+
+    def _wrap(self, sock):
+        # TLS and websocket connections keep paho's own reads: their wrappers buffer already.
+        return BufferedReads(sock) if type(sock) is socket.socket and not self._ssl else sock
 
 
 class MqttIngest:
@@ -24,7 +68,7 @@ class MqttIngest:
         self.connected = threading.Event()
         self.generation = 0
         # clean_session=False + a stable client id: the broker keeps our QoS 1 messages while we are away.
-        self.client = mqtt.Client(
+        self.client = _Client(
             callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id,
             clean_session=False, manual_ack=True,
         )

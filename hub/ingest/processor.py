@@ -25,6 +25,7 @@ _TYPE_NAMES = {Reading: "reading", DeviceEvent: "event", DeviceStatus: "status",
                AccelBatch: "accel"}
 # Metric children resolved once: `labels()` takes a lock and hashes the labels on every call.
 _CANONICAL = {t: metrics.CANONICAL.labels(name) for t, name in _TYPE_NAMES.items()}
+_TELEMETRY_DEPTH = metrics.LANE_DEPTH.labels("telemetry")
 _LATENCY = {True: metrics.EVENT_LATENCY.labels("alarm"), False: metrics.EVENT_LATENCY.labels("telemetry")}
 
 
@@ -90,7 +91,7 @@ class Processor:
                     self.process(delivery, recorded=False)
                 except Exception:  # one bad delivery must not stop the lane
                     log.exception("processing a delivery from %s failed", delivery.source)
-            metrics.LANE_DEPTH.labels("telemetry").set(len(self.lane))
+            _TELEMETRY_DEPTH.set(len(self.lane))
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + self.flush_interval
                 self.tick()
@@ -131,24 +132,30 @@ class Processor:
 
     def process(self, delivery: Delivery, *, recorded: bool) -> None:
         """Handle every message of a delivery; alarm events are already in the database when `recorded`."""
+        counts: dict[type, int] = {}
+        device_key, ref, key = None, None, ""
         for message in delivery.messages:
-            (_CANONICAL.get(type(message)) or metrics.CANONICAL.labels("other")).inc()
-            ref = self._resolve(message, delivery)
-            if isinstance(message, DeviceInfo):
+            kind = type(message)
+            counts[kind] = counts.get(kind, 0) + 1
+            # A delivery nearly always speaks for one device: look a registered one up once.
+            if ref is None or message.device_key != device_key or kind is DeviceInfo:
+                device_key = message.device_key
+                ref = self._resolve(message, delivery)
+                key = health_key(device_key, ref)
+            if kind is DeviceInfo:
                 self._notify(message, ref)
                 continue
-            key = health_key(message.device_key, ref)
             derived = self.health.apply(key, message)
-            if isinstance(message, Reading):
+            if kind is Reading:
                 self.telemetry.enqueue_reading(message, ref.tags if ref else None)
-            elif isinstance(message, DeviceEvent):
+            elif kind is DeviceEvent:
                 # Unchanged conditions are not stored; listeners (detectors) still see every report.
                 if self._condition_changed(key, message):
                     self.telemetry.enqueue_event(message, ref.tags if ref else None)
                     if not (recorded and message.is_alarm):
                         with self._lock:
                             self._pending_events.append(event_row(message, ref, delivery.received_at))
-            elif isinstance(message, DeviceStatus):
+            elif kind is DeviceStatus:
                 self.telemetry.enqueue_status(message, ref.tags if ref else None)
                 with self._lock:
                     self._pending_events.append(event_row(message, ref, delivery.received_at))
@@ -157,6 +164,8 @@ class Processor:
                     self._pending_events.append(event_row(extra, ref, delivery.received_at))
                 self._notify(extra, ref)
             self._notify(message, ref)
+        for kind, n in counts.items():
+            (_CANONICAL.get(kind) or metrics.CANONICAL.labels("other")).inc(n)
         self.processed += 1
         _LATENCY[recorded].observe(time.monotonic() - delivery.received_mono)
 

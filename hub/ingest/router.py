@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from device_drivers.model import DecodeError, DeviceEvent, EventKind, Message
 from device_drivers.registry import ProfileSet
@@ -38,6 +38,8 @@ class IngestRouter:
         self.rejected: dict[tuple[str, str], int] = {}
         self._reject_lock = threading.Lock()
         self._sample_every = 1000  # log one sample per reason every N rejects, not a flood
+        # Counter children per (transport, profile): `labels()` takes a lock and hashes on every call.
+        self._message_counters: dict[tuple[str, str], Any] = {}
 
     def receive_mqtt(self, topic: str, payload: bytes, *, mid: int, qos: int, dup: bool,
                      ack: Callable[[], None]) -> None:
@@ -48,27 +50,38 @@ class IngestRouter:
             self.reject("unknown_topic", "mqtt", topic, payload)
             ack()
             return
-        metrics.MESSAGES.labels("mqtt", profile.name).inc()
+        self._received("mqtt", profile.name).inc()
         messages = self._decode(profile, topic, payload, received_at)
         if messages is None:
             ack()
             return
         messages = self.promote_buttons(messages)
         delivery = Delivery("mqtt", profile.name, topic, messages, received_at, mono, payload=payload)
-        if qos > 0 and delivery.alarm_events:
+        if not has_alarm(messages):
+            self._offer(delivery)
+            ack()
+            return
+        if qos > 0:
             # QoS 1 alarm: PUBACK only after the recorder has committed it (a crash then loses nothing).
             delivery.ack = ack
             delivery.redelivery = dup
             delivery.delivery_key = delivery_key(topic, payload, mid)
             self.alarm_lane.put(delivery)
             return
-        self.dispatch(delivery)
+        self.alarm_lane.put(delivery)
         ack()
+
+    def _received(self, transport: str, source: str):
+        """Return the received-messages counter child for a transport and profile (resolved once)."""
+        child = self._message_counters.get((transport, source))
+        if child is None:
+            child = self._message_counters[(transport, source)] = metrics.MESSAGES.labels(transport, source)
+        return child
 
     def promote_buttons(self, messages: list[Message]) -> list[Message]:
         """Turn any button press of a device registered as an SOS button into an SOS alarm."""
         if self.device_kind is None or not any(
-            isinstance(m, DeviceEvent) and m.kind == EventKind.BUTTON for m in messages
+            type(m) is DeviceEvent and m.kind == EventKind.BUTTON for m in messages
         ):
             return messages
         return [
@@ -83,7 +96,7 @@ class IngestRouter:
         """Route already-decoded messages (serial, HTTP); with `wait`, block until alarms are recorded."""
         messages = self.promote_buttons(messages)
         delivery = Delivery(transport, source, topic, messages, time.time(), time.monotonic(), payload=payload)
-        metrics.MESSAGES.labels(transport, source).inc()
+        self._received(transport, source).inc()
         if wait and delivery.alarm_events:
             delivery.recorded = threading.Event()
             self.alarm_lane.put(delivery)
@@ -92,9 +105,12 @@ class IngestRouter:
 
     def dispatch(self, delivery: Delivery) -> bool:
         """Put a delivery in the lane its content calls for; return False if it was dropped."""
-        if delivery.alarm_events:
+        if has_alarm(delivery.messages):
             self.alarm_lane.put(delivery)
             return True
+        return self._offer(delivery)
+
+    def _offer(self, delivery: Delivery) -> bool:
         if not self.telemetry_lane.offer(delivery):
             self.reject("telemetry_lane_full", delivery.source, delivery.topic, b"")
             return False
@@ -131,6 +147,11 @@ class IngestRouter:
                         detail[:200], payload[:120])
         if self.on_reject is not None:
             self.on_reject(reason=reason, source=source, topic=topic, payload=payload, detail=detail)
+
+
+def has_alarm(messages: list[Message]) -> bool:
+    """Return True when any message is an alarm event (the delivery then takes the alarm lane)."""
+    return any(type(m) is DeviceEvent and m.is_alarm for m in messages)
 
 
 def delivery_key(topic: str, payload: bytes, mid: int) -> str:

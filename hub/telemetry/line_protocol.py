@@ -94,9 +94,17 @@ class TagCache:
 
     def __init__(self) -> None:
         self._cache: dict[tuple, str] = {}
+        # The hub passes the same tags dict (DeviceRef.tags) for every reading of a device: a hit by
+        # identity skips building and hashing a tuple of its items. The entry holds the dict, so its
+        # id cannot be reused while cached; a tags dict is never changed after it is built.
+        self._by_identity: dict[tuple[str, str, int], tuple[Mapping[str, str] | None, str]] = {}
 
     def tags(self, device_key: str, source: str, tags: Mapping[str, str] | None) -> str:
         """Return the escaped tag suffix for a device, its driver and the hub's tags."""
+        identity = (device_key, source, id(tags))
+        hit = self._by_identity.get(identity)
+        if hit is not None and hit[0] is tags:
+            return hit[1]
         key = (device_key, source, tuple(tags.items()) if tags else None)
         cached = self._cache.get(key)
         if cached is None:
@@ -104,6 +112,9 @@ class TagCache:
             if len(self._cache) >= _MAX_TAG_CACHE:
                 self._cache.clear()
             self._cache[key] = cached
+        if len(self._by_identity) >= _MAX_TAG_CACHE:
+            self._by_identity.clear()
+        self._by_identity[identity] = (tags, cached)
         return cached
 
 
@@ -131,10 +142,22 @@ def encode_reading(reading: Reading, tags: Mapping[str, str] | None = None,
     value = float(reading.value)
     if not math.isfinite(value):
         return None
-    metric = reading.metric
-    measurement = MEASUREMENT_BY_METRIC.get(metric, DEFAULT_MEASUREMENT)
-    return (f"{measurement}{cache.tags(reading.device_key, reading.source, tags)} "
-            f"{escape_key(metric)}={value!r} {round(reading.ts * 1000.0)}")
+    parts = _METRIC_PARTS.get(reading.metric)
+    if parts is None:
+        parts = _metric_parts(reading.metric)
+    return (f"{parts[0]}{cache.tags(reading.device_key, reading.source, tags)} "
+            f"{parts[1]}{value!r} {round(reading.ts * 1000.0)}")
+
+
+_METRIC_PARTS: dict[str, tuple[str, str]] = {}
+
+
+def _metric_parts(metric: str) -> tuple[str, str]:
+    """Return (measurement, escaped field key with its '=') for a metric, cached."""
+    parts = (MEASUREMENT_BY_METRIC.get(metric, DEFAULT_MEASUREMENT), escape_key(metric) + "=")
+    if len(_METRIC_PARTS) < _MAX_TAG_CACHE:
+        _METRIC_PARTS[metric] = parts
+    return parts
 
 
 def encode_event(event: DeviceEvent, tags: Mapping[str, str] | None = None,
