@@ -174,12 +174,17 @@ def get_in_scope(*, db_session: Session, alert_id: int, principal: Principal) ->
 
 
 def queue(*, db_session: Session, principal: Principal, states: list[AlertState] | None = None,
-          limit: int = 500) -> list[Alert]:
-    """Return the caller's alerts: open ones by priority then age (oldest first), unless `states` say else."""
+          limit: int | None = 500) -> list[Alert]:
+    """Return the caller's alerts: open ones by priority then age (oldest first), unless `states` say else.
+
+    `limit=None` returns them all (the live feed's snapshot: a console must never miss an open alert).
+    """
     states = states or list(OPEN_STATES)
     is_open = case((Alert.state.in_([s.value for s in OPEN_STATES]), 0), else_=1)
     query = (select(Alert).where(Alert.state.in_([s.value for s in states]))
-             .order_by(is_open, Alert.priority, Alert.created_at, Alert.id).limit(limit))
+             .order_by(is_open, Alert.priority, Alert.created_at, Alert.id))
+    if limit is not None:
+        query = query.limit(limit)
     return list(db_session.scalars(_in_scope(query, principal)))
 
 

@@ -59,7 +59,7 @@ def make_router(auth: Auth, flow: AlertFlow) -> APIRouter:
 
         def snapshot() -> list[dict]:
             with flow.session_factory() as session:
-                return [public(a) for a in service.queue(db_session=session, principal=principal)]
+                return [public(a) for a in service.queue(db_session=session, principal=principal, limit=None)]
 
         initial = await asyncio.to_thread(snapshot)
 
