@@ -191,14 +191,21 @@ def sign_handover(*, db_session: Session, handover: Handover, actor: str, notes:
 def list_handovers(*, db_session: Session, site_ids: frozenset[int] | None, site_id: int | None = None,
                    since: float | None = None, until: float | None = None, limit: int = 500) -> list[Handover]:
     """Return handovers in scope made in [since, until), newest first."""
-    query = _record_scope(select(Handover), Handover.site_id, site_ids)
+    return _list_records(db_session, Handover, Handover.created_at, site_ids=site_ids, site_id=site_id,
+                         since=since, until=until, limit=limit)
+
+
+def _list_records(db_session: Session, model, at_column, *, site_ids: frozenset[int] | None, site_id: int | None,
+                  since: float | None, until: float | None, limit: int, where: tuple = ()) -> list:
+    # The one shape of every duty-record list: scoped by site, a time window, newest first.
+    query = _record_scope(select(model), model.site_id, site_ids).where(*where)
     if site_id is not None:
-        query = query.where(Handover.site_id == site_id)
+        query = query.where(model.site_id == site_id)
     if since is not None:
-        query = query.where(Handover.created_at >= since)
+        query = query.where(at_column >= since)
     if until is not None:
-        query = query.where(Handover.created_at < until)
-    return list(db_session.scalars(query.order_by(Handover.created_at.desc(), Handover.id.desc()).limit(limit)))
+        query = query.where(at_column < until)
+    return list(db_session.scalars(query.order_by(at_column.desc(), model.id.desc()).limit(limit)))
 
 
 # -------------------------------------------------------------------------------------------- duty log
@@ -220,14 +227,8 @@ def append_log(*, db_session: Session, actor: str, at: float, text: str, kind: D
 def list_log(*, db_session: Session, site_ids: frozenset[int] | None, site_id: int | None = None,
              since: float | None = None, until: float | None = None, limit: int = 500) -> list[DutyLogEntry]:
     """Return duty-log entries in scope written in [since, until), newest first."""
-    query = _record_scope(select(DutyLogEntry), DutyLogEntry.site_id, site_ids)
-    if site_id is not None:
-        query = query.where(DutyLogEntry.site_id == site_id)
-    if since is not None:
-        query = query.where(DutyLogEntry.at >= since)
-    if until is not None:
-        query = query.where(DutyLogEntry.at < until)
-    return list(db_session.scalars(query.order_by(DutyLogEntry.at.desc(), DutyLogEntry.id.desc()).limit(limit)))
+    return _list_records(db_session, DutyLogEntry, DutyLogEntry.at, site_ids=site_ids, site_id=site_id,
+                         since=since, until=until, limit=limit)
 
 
 # ------------------------------------------------------------------------------------- emergency calls
@@ -254,13 +255,6 @@ def list_calls(*, db_session: Session, site_ids: frozenset[int] | None, site_id:
                alert_id: int | None = None, since: float | None = None, until: float | None = None,
                limit: int = 500) -> list[EmergencyCall]:
     """Return emergency calls in scope made in [since, until), newest first."""
-    query = _record_scope(select(EmergencyCall), EmergencyCall.site_id, site_ids)
-    if site_id is not None:
-        query = query.where(EmergencyCall.site_id == site_id)
-    if alert_id is not None:
-        query = query.where(EmergencyCall.alert_id == alert_id)
-    if since is not None:
-        query = query.where(EmergencyCall.at >= since)
-    if until is not None:
-        query = query.where(EmergencyCall.at < until)
-    return list(db_session.scalars(query.order_by(EmergencyCall.at.desc(), EmergencyCall.id.desc()).limit(limit)))
+    where = (EmergencyCall.alert_id == alert_id,) if alert_id is not None else ()
+    return _list_records(db_session, EmergencyCall, EmergencyCall.at, site_ids=site_ids, site_id=site_id,
+                         since=since, until=until, limit=limit, where=where)
