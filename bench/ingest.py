@@ -175,6 +175,7 @@ class Probe:
         self.first = self.last = 0.0
         self.n = 0
         self.latencies: list[float] = []
+        self.times: list[float] = []
         self.sos_latencies: list[float] = []
 
     def __call__(self, message, _ref) -> None:
@@ -187,6 +188,7 @@ class Probe:
             self.n += 1
             self.last = t
             self.latencies.append(t - message.ts)
+            self.times.append(t)
         elif getattr(message, "kind", None) == "sos" and message.device_key == self.sos_key:
             # Called by the AlarmRecorder after the SQLite commit (and the PUBACK): publish-to-recorded.
             self.sos_latencies.append(time.time() - message.ts)
@@ -296,7 +298,8 @@ def hub_phase(ctx, hub, probe: Probe, port: int, devices: int, count: int, rate:
     # Done when every message was processed, or when neither arrivals nor processing moved for 5 s.
     _wait_stable(lambda: (probe.n, received._value.get()), count, 5.0)
     report.update(
-        n=probe.n, first=probe.first, last=probe.last, latencies=probe.latencies, sos=probe.sos_latencies,
+        n=probe.n, first=probe.first, last=probe.last, latencies=probe.latencies, times=probe.times,
+        sos=probe.sos_latencies,
         received=received._value.get() - base["received"],
         processed=hub.processor.processed - base["processed"],
         lane_dropped=hub.telemetry_lane.dropped - base["lane_dropped"],
@@ -325,6 +328,7 @@ def main() -> None:
     ap.add_argument("--broker-nagle", action="store_true",
                     help="keep Mosquitto's default (Nagle on) to see what set_tcp_nodelay changes")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
+    ap.add_argument("--trace", type=Path, help="write the paced phase's processed time and latency per delivery (CSV)")
     args = ap.parse_args()
 
     import logging
@@ -382,6 +386,10 @@ def main() -> None:
         paced = hub_phase(ctx, hub, probe, broker.port, args.devices, paced_count, paced_rate, sos=True,
                           servers=pids)
 
+        if args.trace:
+            with args.trace.open("w") as out:
+                out.write("t,latency_s\n")
+                out.writelines(f"{t - paced['first']:.4f},{lat:.4f}\n" for t, lat in zip(paced["times"], paced["latencies"]))
         hub.stop()
         stats = hub.telemetry.stats()
         hub = None
