@@ -205,8 +205,8 @@ def main() -> None:
             hub.telemetry.sink = GzipSink()
             hub.telemetry.start()
             latencies: list[float] = []
-            hub.processor.add_listener(
-                lambda m, _ref: latencies.append(time.time() - m.ts) if getattr(m, "metric", "") == "battery" else None)
+            hub.processor.add_listener(lambda messages, _ref: latencies.extend(
+                time.time() - m.ts for m in messages if getattr(m, "metric", "") == "battery"))
             seconds = threaded(hub, data, args.devices, args.rate)
             latencies.sort()
             p50, p99 = (latencies[int(q * (len(latencies) - 1))] * 1e3 for q in (0.5, 0.99))

@@ -76,7 +76,7 @@ class Hub:
         self.processor.add_listener(self._on_discovery)
         self.detections = DetectionEngine(session_factory=self.session_factory, clock=clock,
                                           fall_cancel_window_s=settings.fall_cancel_window_s)
-        self.processor.add_listener(self.detections.on_message)
+        self.processor.add_listener(self.detections.on_messages)
         self.alert_bus = AlertBus()
         self.alert_bus.listeners.append(alert_telemetry(self.telemetry.enqueue_lines))
         self.alerts = AlertFlow(session_factory=self.session_factory, bus=self.alert_bus,
@@ -104,10 +104,13 @@ class Hub:
         ref = self.directory.lookup(device_key)
         return ref.kind if ref else None
 
-    def _on_discovery(self, message: Message, _ref: DeviceRef | None) -> None:
+    def _on_discovery(self, messages: list[Message], _ref: DeviceRef | None) -> None:
         # Home Assistant discovery teaches the hub new state topics: subscribe to them as they appear.
-        if self.mqtt and isinstance(message, DeviceInfo) and message.source == "homeassistant":
-            self.mqtt.ensure_subscribed(self.profiles.subscriptions)
+        if self.mqtt:
+            for message in messages:
+                if type(message) is DeviceInfo and message.source == "homeassistant":
+                    self.mqtt.ensure_subscribed(self.profiles.subscriptions)
+                    return
 
     def live_state(self, device_id: int) -> dict:
         """Return the live health state of a registered device (empty when nothing heard yet)."""

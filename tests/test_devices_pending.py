@@ -127,3 +127,19 @@ def test_first_payload_is_truncated_to_4_kib_and_binary_stays_readable(factory) 
     with factory() as db_session:
         assert service.get_pending(db_session=db_session, device_key="ch:big").first_payload == "a" * 4096
         assert service.get_pending(db_session=db_session, device_key="cid:1234").first_payload == "\n\\xff18"
+
+
+def test_directory_reload_in_chunks_knows_every_key(factory, monkeypatch) -> None:
+    from hub.devices import directory as directory_module
+
+    monkeypatch.setattr(directory_module, "RELOAD_CHUNK", 2)  # 5 devices: chunks of 2, 2 and 1
+    with transaction(factory) as db_session:
+        site = service.create_site(db_session=db_session, site_in=SiteCreate(name="Sunrise Home"))
+        for i in range(5):
+            service.create_device(db_session=db_session, device_in=DeviceCreate(
+                kind=DeviceKind.SOS_BUTTON, keys=[f"z2m:b{i}", f"ieee:0x00124b000000000{i}"], name=f"b{i}", site_id=site.id))
+    directory = DeviceDirectory(factory)
+    directory.refresh()
+    assert len(directory.all()) == 10
+    assert [directory.lookup(f"ieee:0x00124b000000000{i}").name for i in range(5)] == [f"b{i}" for i in range(5)]
+    assert directory.lookup("z2m:b4").tags == {"kind": "sos_button", "site": "Sunrise Home"}

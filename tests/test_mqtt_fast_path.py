@@ -103,7 +103,7 @@ def test_any_split_of_any_stream_reads_the_same_as_paho(packets, cuts, data):
     packets = [(t, p, q, m if q else 0, d) for t, p, q, m, d in packets]
     stream = b"".join(publish(*p) + (PINGRESP if data.draw(st.booleans()) else b"") for p in packets)
     bounds = sorted({min(c, len(stream)) for c in cuts} | {0, len(stream)})
-    chunks = [stream[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
+    chunks = [stream[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
     fast, _ = read_all(chunks, fast=True)
     slow, _ = read_all(chunks, fast=False)
     assert fast == slow == packets

@@ -152,31 +152,46 @@ class DetectionEngine:
             session.merge(DetectorSnapshot(name="inactivity", data=data, saved_at=self.clock()))
 
     def on_message(self, message: Message, ref: DeviceRef | None) -> None:
-        """Run the detectors that care about `message` (a processor listener); acceleration is queued."""
-        if isinstance(message, AccelBatch):
-            with self._accel_lock:
-                self._accel.append((message, ref))
-                if len(self._accel) < self.accel_max_batches:
-                    return
-                queued, self._accel = self._accel, []
-            self._feed_accel(queued)
-            return
+        """Run the detectors that care about `message`; acceleration is queued."""
+        self.on_messages([message], ref)
+
+    def on_messages(self, messages: list[Message], ref: DeviceRef | None) -> None:
+        """Run the detectors on one device's messages of a delivery (a processor listener), in order."""
         detections: list[Detection] = []
+        accel: list[AccelBatch] = []
         with self._lock:
-            if isinstance(message, DeviceEvent):
-                detections = _device_side(message, ref) + self.fire.update(message, ref)
-                if message.kind in CANCEL_KINDS:
-                    detections += self.cancel.press(message, ref.resident_id if ref else None)
-            elif isinstance(message, Reading):
-                detections = self.fire.update(message, ref)
-                if message.metric in _VITALS:
-                    detections += self.vitals.update(message, ref)
-            elif isinstance(message, DeviceStatus):
-                detections = _availability(message, ref)
-            if ref is not None and ref.resident_id is not None:
-                detections += self._resident_activity(message, ref)
-            detections = [d for d in detections if self._changes_condition(d)]
+            for message in messages:
+                kind = type(message)
+                if kind is AccelBatch:
+                    accel.append(message)
+                elif kind is Reading:
+                    detections += self.fire.update(message, ref)
+                    if message.metric in _VITALS:
+                        detections += self.vitals.update(message, ref)
+                elif kind is DeviceEvent:
+                    side = _DEVICE_SIDE.get(message.kind)
+                    if side is not None and self._may_change(side, message):
+                        detections += _device_side(message, ref)
+                    detections += self.fire.update(message, ref)
+                    if message.kind in CANCEL_KINDS:
+                        detections += self.cancel.press(message, ref.resident_id if ref else None)
+                elif kind is DeviceStatus:
+                    detections += _availability(message, ref)
+                if kind is not AccelBatch and ref is not None and ref.resident_id is not None:
+                    detections += self._resident_activity(message, ref)
+            if detections:
+                detections = [d for d in detections if self._changes_condition(d)]
         self._emit(detections)
+        if accel:
+            self._queue_accel(accel, ref)
+
+    def _queue_accel(self, batches: list[AccelBatch], ref: DeviceRef | None) -> None:
+        with self._accel_lock:
+            self._accel.extend((batch, ref) for batch in batches)
+            if len(self._accel) < self.accel_max_batches:
+                return
+            queued, self._accel = self._accel, []
+        self._feed_accel(queued)
 
     def flush_accel(self) -> None:
         """Feed every queued acceleration batch to the fall and wristband-inactivity detectors now."""
@@ -249,6 +264,16 @@ class DetectionEngine:
                 source = ActivitySource.PRESENCE if message.kind == EventKind.PRESENCE else ActivitySource.BUTTON
                 return self.inactivity.activity(rid, message.ts, source)
         return []
+
+    def _may_change(self, dtype: DetectionType, event: DeviceEvent) -> bool:
+        """Return False when a device-side condition event repeats its condition's known state.
+
+        Devices repeat `battery_low: false` in every report; building a detection only for
+        `_changes_condition` to drop it cost more than the rest of the detectors together.
+        """
+        if dtype not in _CONDITIONS:
+            return True
+        return ((dtype, event.device_key) in self._active_conditions) != (event.state != EventState.CLEARED)
 
     def _changes_condition(self, det: Detection) -> bool:
         if det.type not in _CONDITIONS:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, case, func, select
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from device_drivers.model import DeviceInfo
 from hub.db import transaction
 from hub.devices import service
-from hub.devices.models import PENDING_PAYLOAD_BYTES, Device, DeviceIdentifier, PendingDevice
+from hub.devices.models import PENDING_PAYLOAD_BYTES, Building, Device, DeviceIdentifier, PendingDevice, Room, Site
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +50,41 @@ class _PendingDelta:
     info: DeviceInfo | None = None
 
 
-def device_ref(device: Device) -> DeviceRef:
-    """Return the DeviceRef of a device loaded with its site and room (service.get_device/list_devices)."""
-    tags = {"kind": device.kind}
-    if device.site is not None:
-        tags["site"] = device.site.name
-    if device.room is not None:
-        tags["room"] = f"{device.room.building.name}/{device.room.name}"
-    if device.resident_id is not None:
-        tags["resident"] = str(device.resident_id)
-    return DeviceRef(
-        id=device.id, kind=device.kind, name=device.name, site_id=device.site_id, room_id=device.room_id,
-        resident_id=device.resident_id, supervision_s=device.supervision_s, tags=tags,
-    )
+_DEVICE_COLUMNS = select(
+    Device.id, Device.kind, Device.name, Device.site_id, Device.room_id, Device.resident_id, Device.supervision_s,
+    Site.name, Building.name, Room.name,
+).outerjoin(Site, Device.site_id == Site.id).outerjoin(Room, Device.room_id == Room.id).outerjoin(
+    Building, Room.building_id == Building.id)
+RELOAD_CHUNK = 500
+
+
+def load_refs(db_session: Session) -> dict[str, DeviceRef]:
+    """Return every identifier key of every registered device with its DeviceRef.
+
+    Plain rows in chunks of RELOAD_CHUNK devices, with a pause between chunks: this runs beside the ingest
+    threads, and building thousands of ORM objects in one go held the GIL long enough to show in the
+    latency of every message waiting behind it.
+    """
+    by_id: dict[int, DeviceRef] = {}
+    last = 0
+    while True:
+        rows = db_session.execute(_DEVICE_COLUMNS.where(Device.id > last).order_by(Device.id).limit(RELOAD_CHUNK)).all()
+        for id_, kind, name, site_id, room_id, resident_id, supervision_s, site, building, room in rows:
+            tags = {"kind": kind}
+            if site is not None:
+                tags["site"] = site
+            if room is not None:
+                tags["room"] = f"{building}/{room}"
+            if resident_id is not None:
+                tags["resident"] = str(resident_id)
+            by_id[id_] = DeviceRef(id=id_, kind=kind, name=name, site_id=site_id, room_id=room_id,
+                                   resident_id=resident_id, supervision_s=supervision_s, tags=tags)
+        if len(rows) < RELOAD_CHUNK:
+            break
+        last = rows[-1][0]
+        time.sleep(0)  # let the ingest threads run between chunks
+    keys = db_session.execute(select(DeviceIdentifier.key, DeviceIdentifier.device_id)).all()
+    return {key: by_id[device_id] for key, device_id in keys if device_id in by_id}
 
 
 def _cut(text: str, limit: int) -> str:
@@ -104,13 +127,8 @@ class DeviceDirectory:
         """Reload every device and the set of pending keys from the database."""
         with self._session_factory() as db_session:
             self._fingerprint = _fingerprint(db_session)
-            devices = service.list_devices(db_session=db_session)
+            refs = load_refs(db_session)
             pending_keys = set(db_session.scalars(select(PendingDevice.device_key)))
-        refs: dict[str, DeviceRef] = {}
-        for device in devices:
-            ref = device_ref(device)
-            for identifier in device.identifiers:
-                refs[identifier.key] = ref
         self._refs = refs
         with self._lock:
             self._pending_keys = pending_keys

@@ -66,41 +66,49 @@ class DeviceHealth:
 
     def apply(self, key: str, message: Message) -> list[Message]:
         """Fold one message into the device's state; return derived messages (status/battery changes)."""
+        return self.apply_many(key, [message])
+
+    def apply_many(self, key: str, messages: list[Message]) -> list[Message]:
+        """Fold one device's messages into its state in order; return derived messages.
+
+        Device descriptions (DeviceInfo) say nothing about health and are passed over.
+        """
         derived: list[Message] = []
         with self._lock:
             state = self._states.get(key)
             if state is None:
                 state = self._states[key] = LiveState()
-            if isinstance(message, DeviceStatus):
-                if message.availability != state.availability:
-                    state.availability = message.availability
-                    state.reason = message.reason
-                    return []
-                return []
-            ts = message.ts
-            if state.last_seen is None or ts > state.last_seen:
-                state.last_seen = ts
-            if state.availability != Availability.ONLINE:
-                was_offline = state.availability == Availability.OFFLINE
-                state.availability, state.reason = Availability.ONLINE, "message received"
-                if was_offline:
-                    derived.append(DeviceStatus(message.device_key, Availability.ONLINE, ts, "health",
-                                                "device is sending again"))
-            if isinstance(message, Reading):
-                state.readings[message.metric] = (message.value, message.unit, ts)
-                if message.metric == "battery":
-                    derived.extend(self._battery(state, message))
-            elif isinstance(message, DeviceEvent):
-                flag = _FLAG_KINDS.get(message.kind)
-                if flag:
-                    setattr(state, flag, message.state != EventState.CLEARED)
-                elif message.kind in _ALARM_FLAGS:
-                    if message.state == EventState.CLEARED:
-                        state.alarms.discard(message.kind)
-                    else:
-                        state.alarms.add(message.kind)
-            elif isinstance(message, AccelBatch):
-                pass
+            for message in messages:
+                kind = type(message)
+                if kind is DeviceStatus:
+                    if message.availability != state.availability:
+                        state.availability = message.availability
+                        state.reason = message.reason
+                    continue
+                if kind is not Reading and kind is not DeviceEvent and kind is not AccelBatch:
+                    continue
+                ts = message.ts
+                if state.last_seen is None or ts > state.last_seen:
+                    state.last_seen = ts
+                if state.availability != Availability.ONLINE:
+                    was_offline = state.availability == Availability.OFFLINE
+                    state.availability, state.reason = Availability.ONLINE, "message received"
+                    if was_offline:
+                        derived.append(DeviceStatus(message.device_key, Availability.ONLINE, ts, "health",
+                                                    "device is sending again"))
+                if kind is Reading:
+                    state.readings[message.metric] = (message.value, message.unit, ts)
+                    if message.metric == "battery":
+                        derived.extend(self._battery(state, message))
+                elif kind is DeviceEvent:
+                    flag = _FLAG_KINDS.get(message.kind)
+                    if flag:
+                        setattr(state, flag, message.state != EventState.CLEARED)
+                    elif message.kind in _ALARM_FLAGS:
+                        if message.state == EventState.CLEARED:
+                            state.alarms.discard(message.kind)
+                        else:
+                            state.alarms.add(message.kind)
         return derived
 
     def _battery(self, state: LiveState, reading: Reading) -> list[Message]:

@@ -21,8 +21,10 @@ class BufferedReads:
     """The broker socket, read in chunks of up to 64 KiB and handed to paho in the small pieces it asks for.
 
     paho reads every packet with three `recv` calls (command byte, length, body) after a `select`; each
-    releases and retakes the GIL, which in the hub the processor thread is often waiting for. `pending()` is how paho learns that an SSL socket holds bytes already read: it then
-    does not wait in `select`. Everything else (send, close, fileno, ...) goes to the socket.
+    releases and retakes the GIL, which in the hub the processor thread is often waiting for.
+    `pending()` is how paho learns that an SSL socket holds bytes already read: it then does not wait
+    in `select`. `take_publishes` is the hub's fast path. Everything else (send, close, fileno, ...)
+    goes to the socket.
     """
 
     def __init__(self, sock: socket.socket) -> None:

@@ -19,7 +19,8 @@ from hub.ingest.lanes import Delivery, TelemetryLane
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[Message, DeviceRef | None], None]
+# Called once per device and delivery with that device's messages in order (derived ones included).
+Listener = Callable[[list[Message], DeviceRef | None], None]
 _EVENTS_INSERT = DeviceEventRecord.__table__.insert()
 _TYPE_NAMES = {Reading: "reading", DeviceEvent: "event", DeviceStatus: "status", DeviceInfo: "info",
                AccelBatch: "accel"}
@@ -80,17 +81,19 @@ class Processor:
         self.flush()
 
     def add_listener(self, listener: Listener) -> None:
-        """Call `listener(message, device_ref)` for every processed canonical message."""
+        """Call `listener(messages, device_ref)` with each device's processed messages of every delivery."""
         self.listeners.append(listener)
 
     def _run(self) -> None:
         next_tick = time.monotonic()
         while not self._stop.is_set() or len(self.lane):
+            counts: dict[type, int] = {}  # counted once per batch: each counter `inc` takes a lock
             for delivery in self.lane.take(timeout=0.1):
                 try:
-                    self.process(delivery, recorded=False)
+                    self.process(delivery, recorded=False, counts=counts)
                 except Exception:  # one bad delivery must not stop the lane
                     log.exception("processing a delivery from %s failed", delivery.source)
+            count_canonical(counts)
             _TELEMETRY_DEPTH.set(len(self.lane))
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + self.flush_interval
@@ -104,7 +107,7 @@ class Processor:
                 ref = self.directory.lookup(status.device_key)
                 with self._lock:
                     self._pending_events.append(event_row(status, ref, status.ts))
-                self._notify(status, ref)
+                self._notify([status], ref)
             metrics.DEVICES_OFFLINE.set(self.health.offline_count())
             self.flush()
             self.directory.flush_pending()
@@ -130,22 +133,27 @@ class Processor:
         with self.session_factory() as session, session.begin():
             session.execute(_EVENTS_INSERT, rows)
 
-    def process(self, delivery: Delivery, *, recorded: bool) -> None:
-        """Handle every message of a delivery; alarm events are already in the database when `recorded`."""
-        counts: dict[type, int] = {}
+    def process(self, delivery: Delivery, *, recorded: bool, counts: dict[type, int] | None = None) -> None:
+        """Handle every message of a delivery; alarm events are already in the database when `recorded`.
+
+        Canonical messages are counted into `counts` when given (the caller adds them to the metric).
+        """
+        batch = counts is not None
+        counts = counts if batch else {}
         device_key, ref, key = None, None, ""
+        run: list[Message] = []  # consecutive messages of one device
         for message in delivery.messages:
             kind = type(message)
             counts[kind] = counts.get(kind, 0) + 1
             # A delivery nearly always speaks for one device: look a registered one up once.
             if ref is None or message.device_key != device_key or kind is DeviceInfo:
+                if run:
+                    self._finish(run, key, ref, delivery)
+                    run = []
                 device_key = message.device_key
                 ref = self._resolve(message, delivery)
                 key = health_key(device_key, ref)
-            if kind is DeviceInfo:
-                self._notify(message, ref)
-                continue
-            derived = self.health.apply(key, message)
+            run.append(message)
             if kind is Reading:
                 self.telemetry.enqueue_reading(message, ref.tags if ref else None)
             elif kind is DeviceEvent:
@@ -159,15 +167,21 @@ class Processor:
                 self.telemetry.enqueue_status(message, ref.tags if ref else None)
                 with self._lock:
                     self._pending_events.append(event_row(message, ref, delivery.received_at))
-            for extra in derived:
-                with self._lock:
-                    self._pending_events.append(event_row(extra, ref, delivery.received_at))
-                self._notify(extra, ref)
-            self._notify(message, ref)
-        for kind, n in counts.items():
-            (_CANONICAL.get(kind) or metrics.CANONICAL.labels("other")).inc(n)
+        if run:
+            self._finish(run, key, ref, delivery)
+        if not batch:
+            count_canonical(counts)
         self.processed += 1
         _LATENCY[recorded].observe(time.monotonic() - delivery.received_mono)
+
+    def _finish(self, run: list[Message], key: str, ref: DeviceRef | None, delivery: Delivery) -> None:
+        """Fold one device's messages into its health and hand them, with what that derived, to listeners."""
+        derived = self.health.apply_many(key, run)
+        if derived:
+            with self._lock:
+                self._pending_events.extend(event_row(extra, ref, delivery.received_at) for extra in derived)
+            run = derived + run
+        self._notify(run, ref)
 
     def _condition_changed(self, key: str, event: DeviceEvent) -> bool:
         """Return True for momentary events and for conditions (smoke, battery_low, ...) that changed.
@@ -198,12 +212,18 @@ class Processor:
                                     payload=delivery.payload, info=info, ts=delivery.received_at)
         return None
 
-    def _notify(self, message: Message, ref: DeviceRef | None) -> None:
+    def _notify(self, messages: list[Message], ref: DeviceRef | None) -> None:
         for listener in self.listeners:
             try:
-                listener(message, ref)
+                listener(messages, ref)
             except Exception:
                 log.exception("listener %r failed", listener)
+
+
+def count_canonical(counts: dict[type, int]) -> None:
+    """Add counts of canonical messages by type to the Prometheus counter."""
+    for kind, n in counts.items():
+        (_CANONICAL.get(kind) or metrics.CANONICAL.labels("other")).inc(n)
 
 
 def health_key(device_key: str, ref: DeviceRef | None) -> str:

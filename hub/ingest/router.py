@@ -55,9 +55,16 @@ class IngestRouter:
         if messages is None:
             ack()
             return
-        messages = self.promote_buttons(messages)
+        alarm = False
+        for m in messages:  # one pass for the common case: no button to promote, no alarm
+            if type(m) is DeviceEvent:
+                if m.kind == EventKind.BUTTON:
+                    messages = self.promote_buttons(messages)
+                    alarm = has_alarm(messages)
+                    break
+                alarm = alarm or m.is_alarm
         delivery = Delivery("mqtt", profile.name, topic, messages, received_at, mono, payload=payload)
-        if not has_alarm(messages):
+        if not alarm:
             self._offer(delivery)
             ack()
             return
