@@ -1,6 +1,6 @@
 """Feed canonical messages to the streaming detectors and record every detection with its evidence.
 
-Wrist acceleration is batched: `on_message` only queues an AccelBatch, and the queue goes to the fall
+Wrist acceleration is batched: `on_messages` only queues an AccelBatch, and the queue goes to the fall
 detector in one `FallDetector.update_many` call (with the wristband inactivity feed and the cancel
 window's recovery check) every `accel_flush_s` (0.25 s) on the engine's timer thread, or at once on
 the caller's thread when `accel_max_batches` are queued. A batch therefore waits at most
@@ -69,7 +69,7 @@ _IMMEDIATE = {DetectionType.FALL, DetectionType.FALL_SUSPECTED, DetectionType.SO
 
 
 class DetectionEngine:
-    """Owns the detectors for a hub; call `on_message` for every processed canonical message."""
+    """Owns the detectors for a hub; the processor hands it each delivery's messages (`on_messages`)."""
 
     def __init__(self, *, session_factory: sessionmaker[Session], clock: Callable[[], float] = time.time,
                  fall_capacity: int = 20_000, inactivity_capacity: int = 20_000,
