@@ -44,6 +44,21 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Serve
 
 
 @pytest.fixture
+def pg_url(postgres) -> str:
+    """A fresh database in the session's PostgreSQL cluster."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"carehub_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres.extra["url"], isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return postgres.extra["url"].rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture
 def pty_pair(tmp_path) -> Iterator[servers.PtyPair]:
     """A linked pair of real pseudo-terminals from socat."""
     pair = servers.start_pty_pair(tmp_path / "pty")

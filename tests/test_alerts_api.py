@@ -163,6 +163,9 @@ def test_family_and_site_scope_never_disclose_other_residents(env):
     # Families read but do not run the duty room, and never see the registry.
     assert client.post(f"/api/alerts/{everyone[ids['mother']]}/acknowledge", headers=son).status_code == 403
     assert client.get("/api/residents", headers=son).status_code == 403
+    # ... but they know their own relative by name, and only them.
+    assert client.get("/api/auth/me", headers=son).json()["relatives"] == [{"id": ids["mother"], "name": "Li Mei"}]
+    assert client.get("/api/auth/me", headers=login(client, "op")).json()["relatives"] == []
     # A site-scoped operator sees only their site.
     south = login(client, "op_south")
     assert [a["resident_id"] for a in client.get("/api/alerts", headers=south).json()] == [ids["stranger"]]

@@ -350,3 +350,19 @@ def test_console_refreshes_its_token_and_shows_a_banner_while_the_hub_is_unreach
         page.locator(f'.alert-row[data-alert-id="{qian["id"]}"] .count').get_by_text(f"×{qian['count'] + 1}").wait_for()
     finally:
         s.close()
+
+
+def test_console_family_user_whose_relative_never_alarmed_sees_their_name(hub, browser):
+    site_id = hub.api.get("/api/sites").json()[0]["id"]
+    created = hub.api.post("/api/residents", json={"name": "Zhou Ping", "site_id": site_id})
+    assert created.status_code in (200, 201), created.text
+    hub.add_user("zhou_son", PASSWORD, "family", "--resident", str(created.json()["id"]))
+    s = Session(browser, hub, "zhou_son", PHONE)
+    try:
+        card = s.page.locator(".relative")
+        card.first.get_by_text("Zhou Ping").wait_for()
+        assert card.count() == 1 and "all-ok" in card.first.get_attribute("class")
+        assert "#" not in card.first.locator("h2").inner_text()
+        assert s.errors == []
+    finally:
+        s.close()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
-import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -57,17 +54,6 @@ def test_upgrade_sqlite_fresh_file(tmp_path) -> None:
     assert _tables(url) == {"alembic_version"}
     migrate.upgrade(url)
     assert TABLES <= _tables(url)
-
-
-@pytest.fixture
-def pg_url(postgres) -> str:
-    """A fresh database in the session's PostgreSQL cluster."""
-    name = f"devices_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(postgres.extra["url"], isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return postgres.extra["url"].rsplit("/", 1)[0] + f"/{name}"
 
 
 def test_upgrade_postgresql(pg_url: str) -> None:

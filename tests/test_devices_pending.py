@@ -137,7 +137,8 @@ def test_directory_reload_in_chunks_knows_every_key(factory, monkeypatch) -> Non
         site = service.create_site(db_session=db_session, site_in=SiteCreate(name="Sunrise Home"))
         for i in range(5):
             service.create_device(db_session=db_session, device_in=DeviceCreate(
-                kind=DeviceKind.SOS_BUTTON, keys=[f"z2m:b{i}", f"ieee:0x00124b000000000{i}"], name=f"b{i}", site_id=site.id))
+                kind=DeviceKind.SOS_BUTTON, keys=[f"z2m:b{i}", f"ieee:0x00124b000000000{i}"], name=f"b{i}",
+                site_id=site.id))
     directory = DeviceDirectory(factory)
     directory.refresh()
     assert len(directory.all()) == 10

@@ -101,3 +101,38 @@ def test_hazard_rules_and_deadlines_are_configurable(tmp_path, monkeypatch):
         assert hazard["level"] == "orange" and hazard["deadline_at"] - hazard["registered_at"] == 48 * 3600
     finally:
         close_env(env)
+
+
+def test_a_flapping_device_keeps_one_open_order_and_one_open_hazard_with_each_recurrence_in_history(env):
+    from hub.detect.detection import Detection, DetectionState
+
+    def flap():
+        env.hub.detections._emit([Detection(type=DetectionType.TAMPER, subject="z2m:smoke-1", t=env.clock.now,
+                                            state=DetectionState.CLEARED, device_key="z2m:smoke-1",
+                                            site_id=env.ids["north"])])
+        env.hub.detections.flush()
+        env.clock.now += 60
+        env.detect(DetectionType.TAMPER, device="z2m:smoke-1")
+
+    env.detect(DetectionType.TAMPER, device="z2m:smoke-1")
+    op = env.login("safety")
+    (order,) = env.client.get("/api/workorders", headers=op).json()
+    assert env.client.post(f"/api/workorders/{order['id']}/dispatch", headers=op,
+                           json={"assignee": "safety"}).status_code == 200  # someone is on it: not cancelled
+    flap()
+    flap()
+    alerts = env.client.get("/api/alerts", headers=op,
+                            params={"state": ["new", "acknowledged", "dispatched", "resolved", "closed"]}).json()
+    assert len(alerts) == 3
+    assert [o["id"] for o in env.client.get("/api/workorders", headers=op).json()] == [order["id"]]
+    (hazard,) = env.client.get("/api/hazards", headers=op).json()
+    assert hazard["work_order_id"] == order["id"]
+    recurred = [h for h in env.client.get(f"/api/hazards/{hazard['id']}", headers=op).json()["history"]
+                if h["action"] == "hazard.recurred"]
+    assert sorted(h["detail"]["alert_id"] for h in recurred) == sorted(a["id"] for a in alerts)[1:]
+    history = env.client.get(f"/api/workorders/{order['id']}", headers=op).json()["history"]
+    assert [h["action"] for h in history].count("workorder.recurred") == 2
+    # A fire on the same detector is not folded into its device-problem hazard.
+    env.detect(DetectionType.FIRE, device="z2m:smoke-1")
+    levels = sorted(h["level"] for h in env.client.get("/api/hazards", headers=op).json())
+    assert levels == ["orange", "red"]

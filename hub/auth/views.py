@@ -52,11 +52,13 @@ def make_router(auth: Auth) -> APIRouter:
 
     @router.get("/auth/me")
     def me(principal: Annotated[Principal, Depends(auth.current())]) -> dict:
-        """Return who the caller is, their role, permissions and scope."""
+        """Return who the caller is, their role, permissions and scope (a family user's relatives by name)."""
+        with auth.session_factory() as session:
+            relatives = service.relatives(db_session=session, principal=principal)
         return {"kind": principal.kind, "id": principal.id, "name": principal.name, "role": principal.role,
                 "permissions": sorted(p.value for p in Permission if principal.can(p)),
                 "site_ids": None if principal.site_ids is None else sorted(principal.site_ids),
-                "resident_ids": sorted(principal.resident_ids)}
+                "resident_ids": sorted(principal.resident_ids), "relatives": relatives}
 
     @router.get("/users", response_model=list[UserPublic])
     def users(principal: Admin) -> list:

@@ -84,7 +84,9 @@ class EscalationEngine:
         """Run the due steps of one alert in one transaction, claimed by compare-and-set on its step."""
         change = "escalated"
         with self.session_factory() as session, session.begin():
-            alert = session.get(Alert, alert_id)
+            # FOR UPDATE (PostgreSQL; SQLite has one writer anyway): a second hub racing for the same step waits
+            # here for this transaction and then finds nothing due, instead of failing on the messages' unique key.
+            alert = session.get(Alert, alert_id, with_for_update=True)
             if alert is None or alert.next_escalation_at is None or alert.next_escalation_at > now:
                 return False
             claim = (alert.state, alert.escalation_step, alert.next_escalation_at)

@@ -42,6 +42,24 @@ def register(*, db_session: Session, category: HazardCategory, level: HazardLeve
     return hazard
 
 
+def open_hazard_for_device(*, db_session: Session, device_key: str, category: HazardCategory,
+                           level: HazardLevel) -> Hazard | None:
+    """Return the oldest open hazard of this category and level registered for this device, if any.
+
+    The level keeps a fire (red) apart from a dead smoke detector (orange) on the same device.
+    """
+    return db_session.scalars(select(Hazard).where(
+        Hazard.device_key == device_key, Hazard.category == category.value, Hazard.level == level.value,
+        Hazard.status.in_(OPEN_HAZARD),
+    ).order_by(Hazard.id).limit(1)).first()
+
+
+def note_recurrence(*, db_session: Session, hazard: Hazard, alert_id: int, actor: str, now: float) -> Hazard:
+    """Record on an open hazard that its device raised the same kind of alert again."""
+    _audit(db_session, hazard, actor, "recurred", now, {"alert_id": alert_id})
+    return hazard
+
+
 def _audit(db_session: Session, hazard: Hazard, actor: str, what: str, now: float, detail: dict | None = None):
     hazard.updated_at = now
     audit.append(db_session=db_session, actor=actor, action=f"hazard.{what}", entity="hazard", entity_id=hazard.id,

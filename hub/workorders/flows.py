@@ -14,7 +14,7 @@ from hub.config import Settings
 from hub.detect.models import DetectionRecord
 from hub.devices import service as registry
 from hub.ledgers import service as hazards
-from hub.ledgers.models import Hazard, HazardLevel
+from hub.ledgers.models import Hazard, HazardCategory, HazardLevel
 from hub.ledgers.policy import ALERT_CATEGORY, DEVICE_PROBLEMS, SAFETY_DEVICE_CATEGORY, HazardPolicy
 from hub.workorders import service
 from hub.workorders.models import WorkOrder, WorkOrderIn, WorkOrderStatus, WorkOrderType
@@ -45,6 +45,12 @@ class AlertWorkOrders:
         now = alert.updated_at
         order_type = self.rules.order_type(alert.type)
         order = None
+        if order_type is not None and alert.device_key:
+            # A device whose condition flaps raises one alert per flap; staff need one open order, not one each.
+            order = service.open_order_for_device(db_session=session, device_key=alert.device_key, type=order_type)
+            if order is not None:
+                service.note_recurrence(db_session=session, order=order, alert_id=alert.id, actor=SYSTEM, now=now)
+                order_type = None
         if order_type is not None:
             order = service.create(
                 db_session=session, type=order_type, priority=alert.priority, source="alert", actor=SYSTEM,
@@ -53,7 +59,7 @@ class AlertWorkOrders:
                 site_id=alert.site_id, room_id=alert.room_id, resident_id=alert.resident_id,
                 device_key=alert.device_key, alert_id=alert.id)
         hazard = self._hazard(session, alert, now, order)
-        if order is not None and hazard is not None:
+        if order is not None and hazard is not None and order.hazard_id != hazard.id:
             service.link_hazard(db_session=session, order=order, hazard_id=hazard.id, actor=SYSTEM, now=now)
 
     def _hazard(self, session: Session, alert: Alert, now: float, order: WorkOrder | None) -> Hazard | None:
@@ -68,6 +74,12 @@ class AlertWorkOrders:
             title = f"safety device {alert.type}: {device.name or alert.device_key}" if device else title
         if level is None or category is None:
             return None
+        if alert.device_key:
+            open_hazard = hazards.open_hazard_for_device(db_session=session, device_key=alert.device_key,
+                                                         category=HazardCategory(category), level=HazardLevel(level))
+            if open_hazard is not None:  # the same device again: one hazard in the ledger, its history says how often
+                return hazards.note_recurrence(db_session=session, hazard=open_hazard, alert_id=alert.id,
+                                               actor=SYSTEM, now=now)
         return hazards.register(
             db_session=session, category=category, level=HazardLevel(level), title=title[:200],
             site_id=alert.site_id, room_id=alert.room_id, device_key=alert.device_key, source="alert", actor=SYSTEM,

@@ -212,6 +212,19 @@ def list_orders(*, db_session: Session, principal: Principal, statuses: list[Wor
                                    .limit(limit)))
 
 
+def open_order_for_device(*, db_session: Session, device_key: str, type: WorkOrderType) -> WorkOrder | None:
+    """Return the oldest order of this type for this device that someone still has to act on, if any."""
+    return db_session.scalars(select(WorkOrder).where(
+        WorkOrder.device_key == device_key, WorkOrder.type == type.value, WorkOrder.status.in_(OPEN_STATUSES),
+    ).order_by(WorkOrder.id).limit(1)).first()
+
+
+def note_recurrence(*, db_session: Session, order: WorkOrder, alert_id: int, actor: str, now: float) -> WorkOrder:
+    """Record on an open order that its device raised the same kind of alert again."""
+    _audit(db_session, order, actor, "recurred", now, {"alert_id": alert_id})
+    return order
+
+
 def orders_of_alert(*, db_session: Session, alert_id: int) -> list[WorkOrder]:
     """Return the orders an alert caused (the alert's side of the link)."""
     return list(db_session.scalars(select(WorkOrder).where(WorkOrder.alert_id == alert_id).order_by(WorkOrder.id)))

@@ -12,7 +12,7 @@ const OPEN = new Set(["new", "acknowledged", "dispatched"]);
 export async function render(main, ctx) {
   const root = h("div.family#family");
   main.append(root);
-  const names = new Map();
+  const names = new Map((me()?.relatives || []).map((r) => [r.id, r.name]));
   const draw = async () => {
     let alerts;
     try {
@@ -22,7 +22,7 @@ export async function render(main, ctx) {
     }
     const ids = new Set(me()?.resident_ids || []);
     for (const a of alerts) if (a.resident_id != null) ids.add(a.resident_id);
-    // A relative's name comes with an alert's resident card (family users cannot list residents).
+    // Names come with the user (/api/auth/me); a relative added since sign-in, from an alert's resident card.
     for (const id of ids) {
       const latest = alerts.find((a) => a.resident_id === id);
       if (!names.has(id) && latest) {
