@@ -366,3 +366,34 @@ def test_console_family_user_whose_relative_never_alarmed_sees_their_name(hub, b
         assert s.errors == []
     finally:
         s.close()
+
+
+def _close_open_alerts(hub: HubProcess) -> None:
+    for alert in hub.api.get("/api/alerts").json():
+        hub.api.post(f"/api/alerts/{alert['id']}/acknowledge")
+        response = hub.api.post(f"/api/alerts/{alert['id']}/resolve", json={"outcome": "test", "note": "floor test"})
+        assert response.status_code == 200, response.text
+
+
+def test_console_floor_redraws_only_the_room_whose_alert_changed(hub, browser, mosquitto):
+    _close_open_alerts(hub)
+    s = Session(browser, hub, "duty", DESKTOP, start="/console/floor")
+    page = s.page
+    try:
+        page.click('#top nav a[href="/console/floor"]')
+        page.locator("#floor-grid .room").first.wait_for()
+        assert page.locator(".room.cond-alarm").count() == 0
+        room_102 = next(r["room_id"] for r in hub.api.get("/api/residents").json() if r["name"] == "Qian Wu")
+        room_101 = next(r["room_id"] for r in hub.api.get("/api/residents").json() if r["name"] == "Sun Li")
+        page.evaluate(f"document.querySelector('.room[data-room-id=\"{room_101}\"]').dataset.marked = 'yes'")
+        _press(mosquitto.port, "elm/102/sos")
+        page.locator(f'.room.cond-alarm[data-room-id="{room_102}"]').wait_for()
+        assert page.locator(".room.cond-alarm").count() == 1
+        # The room next door kept its element: only the room whose alert changed was rebuilt.
+        assert page.locator(f'.room[data-room-id="{room_101}"][data-marked="yes"]').count() == 1
+        _close_open_alerts(hub)
+        page.locator(".room.cond-alarm").wait_for(state="detached")
+        assert page.locator(f'.room[data-room-id="{room_101}"][data-marked="yes"]').count() == 1
+        assert s.errors == []
+    finally:
+        s.close()
