@@ -30,25 +30,31 @@ def publish(topic: bytes, payload: bytes, qos: int = 0, mid: int = 0, dup: bool 
 PINGRESP = b"\xd0\x00"
 
 
-def read_all(chunks: list[bytes], *, fast: bool) -> tuple[list[tuple], _Client]:
-    """Feed `chunks` one after another through a socket pair into a client; return what it delivered."""
-    got: list[tuple] = []
+def reader(got: list, *, fast: bool) -> tuple[_Client, socket.socket, socket.socket]:
+    """Return a client reading a socket pair (recording what it delivers in `got`) and both ends."""
     client = _Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="t", clean_session=False,
                      manual_ack=True)
     client.on_message = lambda _c, _u, m: got.append((m._topic, m.payload, m.qos, m.mid, bool(m.dup)))
     if fast:
         client.on_publish_packet = lambda *packet: got.append(packet)
-    reader, writer = socket.socketpair()
-    reader.setblocking(False)
-    client._sock = client._wrap(reader)
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    client._sock = client._wrap(ours)
+    return client, ours, theirs
+
+
+def read_all(chunks: list[bytes], *, fast: bool) -> tuple[list[tuple], _Client]:
+    """Feed `chunks` one after another through a socket pair into a client; return what it delivered."""
+    got: list[tuple] = []
+    client, ours, theirs = reader(got, fast=fast)
     try:
         for chunk in chunks:
-            writer.sendall(chunk)
+            theirs.sendall(chunk)
             while client._packet_read() == 0:
                 pass
     finally:
-        reader.close()
-        writer.close()
+        ours.close()
+        theirs.close()
     return got, client
 
 
@@ -75,19 +81,16 @@ def test_other_packets_and_qos2_are_left_to_paho_in_order():
 def test_malformed_publish_goes_to_paho_which_reports_a_protocol_error():
     empty_topic = b"\x30" + remaining_length(3) + b"\x00\x00x"
     got: list = []
-    client = _Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="t", manual_ack=True,
-                     clean_session=False)
-    client.on_publish_packet = lambda *p: got.append(p)
-    reader, writer = socket.socketpair()
-    reader.setblocking(False)
-    client._sock = client._wrap(reader)
-    writer.sendall(publish(b"ok", b"1") + empty_topic)
-    assert client._packet_read() == 0
-    assert got == [(b"ok", b"1", 0, 0, False)]
-    assert client._packet_read() != 0  # paho's own parser refuses the empty topic
-    assert got == [(b"ok", b"1", 0, 0, False)]
-    reader.close()
-    writer.close()
+    client, ours, theirs = reader(got, fast=True)
+    try:
+        theirs.sendall(publish(b"ok", b"1") + empty_topic)
+        assert client._packet_read() == 0
+        assert got == [(b"ok", b"1", 0, 0, False)]
+        assert client._packet_read() != 0  # paho's own parser refuses the empty topic
+        assert got == [(b"ok", b"1", 0, 0, False)]
+    finally:
+        ours.close()
+        theirs.close()
 
 
 messages = st.lists(

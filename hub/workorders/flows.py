@@ -48,10 +48,9 @@ class AlertWorkOrders:
         if order_type is not None and alert.device_key:
             # A device whose condition flaps raises one alert per flap; staff need one open order, not one each.
             order = service.open_order_for_device(db_session=session, device_key=alert.device_key, type=order_type)
-            if order is not None:
-                service.note_recurrence(db_session=session, order=order, alert_id=alert.id, actor=SYSTEM, now=now)
-                order_type = None
-        if order_type is not None:
+        if order is not None:
+            service.note_recurrence(db_session=session, order=order, alert_id=alert.id, actor=SYSTEM, now=now)
+        elif order_type is not None:
             order = service.create(
                 db_session=session, type=order_type, priority=alert.priority, source="alert", actor=SYSTEM,
                 now=now, title=f"{TITLES[order_type]}: {alert.type} {alert.subject}"[:200],
