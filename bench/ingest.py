@@ -17,7 +17,9 @@ alternate `--rounds` times, 3 by default, and the round with the median ratio is
 Latency uses the payload's own `last_seen` (epoch ms, as Zigbee2MQTT sends it), stamped by the
 publisher at send time; the decoder turns it into `Reading.ts` / `DeviceEvent.ts`, so a hub listener
 computes `time.time() - message.ts`. Integer ms truncates the send time: latencies read up to 1 ms high.
-The baseline subscriber listens on another topic root (`zbare/...`) so the hub never sees its stream.
+The baseline subscriber listens on another topic root (`$zbare/...`) so the hub never sees its stream
+(not even its catch-all connection: `#` does not match `$` topics). `--no-catch-all` runs the hub
+without that second connection, to see what it costs.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ if str(ROOT) not in sys.path:  # `tests.servers` is not an installed package
     sys.path.insert(0, str(ROOT))
 
 HUB_ROOT = "zigbee2mqtt"
-BARE_ROOT = "zbare"
+# `$` roots match no `#` subscription: the hub's catch-all connection never sees the baseline's stream.
+BARE_ROOT = "$zbare"
 SOS_NAME = "bench/sos"
 SOS_EVERY_S = 0.1
 
@@ -336,6 +339,8 @@ def main() -> None:
     ap.add_argument("--broker-nagle", action="store_true",
                     help="keep Mosquitto's default (Nagle on) to see what set_tcp_nodelay changes")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
+    ap.add_argument("--no-catch-all", action="store_true",
+                    help="run the hub without its catch-all connection (mqtt_catch_all=False)")
     ap.add_argument("--trace", type=Path, help="write the paced phase's processed time and latency per delivery (CSV)")
     args = ap.parse_args()
 
@@ -366,7 +371,8 @@ def main() -> None:
             influx_url = influx.url
         settings = Settings(data_dir=tmp / "hub", mqtt_url=f"mqtt://127.0.0.1:{broker.port}", influx_url=influx_url,
                             influx_api="v1", influx_database="carehub_bench",
-                            mqtt_client_id=f"carehub-bench-{uuid.uuid4().hex[:8]}")
+                            mqtt_client_id=f"carehub-bench-{uuid.uuid4().hex[:8]}",
+                            mqtt_catch_all=not args.no_catch_all)
         register_devices(settings, args.devices)
         hub = Hub(settings)
         probe = Probe(f"z2m:{SOS_NAME}")
@@ -377,7 +383,8 @@ def main() -> None:
         time.sleep(0.5)  # subscriptions settle
 
         print(f"CareHub ingest benchmark: {args.devices} devices, {args.messages} messages, "
-              f"influx={args.influx}, nproc={os.cpu_count()}, Python {platform.python_version()}", flush=True)
+              f"influx={args.influx}, catch-all={'off' if args.no_catch_all else 'on'}, nproc={os.cpu_count()}, "
+              f"Python {platform.python_version()}", flush=True)
         pids = {"mosquitto": broker.proc.pid, **({"influxd": servers[-1].proc.pid} if influx_url else {})}
         rounds = []
         for n in range(1, args.rounds + 1):

@@ -5,12 +5,15 @@ Layouts, checksum rule and the event-code table are documented in docs/serial.md
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from device_drivers.model import DecodeError, DeviceEvent, EventKind, EventState
 
 SOURCE = "contact_id"
+# A receiver's own link status is keyed `receiver:<id>`: the hub's own transport, never a device to bind.
+RECEIVER_KEY_PREFIX = "receiver:"
 DC4 = 0x14  # ends every receiver record
 ACK = 0x06
 NAK = 0x15
@@ -28,33 +31,123 @@ _QUALIFIER_DIGIT = {"E": "1", "R": "3", "P": "6"}
 MAX_RECORD_LEN = 64  # longest chunk worth parsing: a heartbeat padded with spaces fits easily
 _RECORD_STARTS = b"15"  # '5' opens an event record, '1' a heartbeat
 
-# Exact codes first; families below catch the rest (docs/serial.md, "Event codes").
-EVENT_KINDS: dict[str, EventKind] = {
-    "100": EventKind.SOS,  # medical
-    "101": EventKind.SOS,  # personal emergency (pendant)
-    "102": EventKind.SUPERVISION_LOST,  # fail to report in
-    "110": EventKind.SMOKE,  # fire
-    "111": EventKind.SMOKE,
-    "114": EventKind.HEAT,
-    "120": EventKind.SOS,  # panic
-    "121": EventKind.SOS,  # duress
-    "122": EventKind.SOS,  # silent panic
-    "123": EventKind.SOS,  # audible panic
-    "137": EventKind.TAMPER,
-    "144": EventKind.TAMPER,
-    "145": EventKind.TAMPER,
-    "151": EventKind.GAS,
-    "162": EventKind.CO,
-    "301": EventKind.POWER_LOSS,  # AC loss
-    "302": EventKind.BATTERY_LOW,  # low system battery
-    "381": EventKind.SUPERVISION_LOST,  # RF loss of supervision
-    "383": EventKind.TAMPER,  # RF sensor tamper
-    "384": EventKind.BATTERY_LOW,  # RF low battery
-    "601": EventKind.SELF_TEST,  # manual test
-    "602": EventKind.SELF_TEST,  # periodic test
-    "641": EventKind.INACTIVITY,  # senior watch trouble
-    "654": EventKind.INACTIVITY,  # system inactivity
+# The SIA DC-05 event table (docs/serial.md, "Contact ID event codes"): code -> (description, kind).
+# Kinds say what the hub does: alarms become alerts, troubles device-care alerts, tests and notices
+# are recorded. Burglary and intrusion have no kind of their own: at a resident's home they are an SOS.
+_S, _SM, _HE, _GA, _CO = EventKind.SOS, EventKind.SMOKE, EventKind.HEAT, EventKind.GAS, EventKind.CO
+_TA, _FA, _BA, _PW = EventKind.TAMPER, EventKind.FAULT, EventKind.BATTERY_LOW, EventKind.POWER_LOSS
+_SU, _IN, _TE, _NO = EventKind.SUPERVISION_LOST, EventKind.INACTIVITY, EventKind.SELF_TEST, EventKind.NOTICE
+CODES: dict[str, tuple[str, EventKind]] = {
+    # 1xx alarms: medical, fire, panic, burglary, general, 24-hour non-burglary
+    "100": ("medical", _S), "101": ("personal emergency", _S), "102": ("fail to report in", _IN),
+    "110": ("fire", _SM), "111": ("smoke", _SM), "112": ("combustion", _SM), "113": ("water flow", _SM),
+    "114": ("heat", _HE), "115": ("pull station", _SM), "116": ("duct", _SM), "117": ("flame", _SM),
+    "118": ("fire near alarm", _SM),
+    "120": ("panic", _S), "121": ("duress", _S), "122": ("silent panic", _S), "123": ("audible panic", _S),
+    "124": ("duress, access granted", _S), "125": ("duress, egress granted", _S),
+    "130": ("burglary", _S), "131": ("perimeter", _S), "132": ("interior", _S), "133": ("24-hour (safe)", _S),
+    "134": ("entry/exit", _S), "135": ("day/night", _S), "136": ("outdoor", _S), "137": ("tamper", _TA),
+    "138": ("burglary near alarm", _S), "139": ("intrusion verifier", _S),
+    "140": ("general alarm", _S), "141": ("polling loop open", _FA), "142": ("polling loop short", _FA),
+    "143": ("expansion module failure", _FA), "144": ("sensor tamper", _TA),
+    "145": ("expansion module tamper", _TA), "146": ("silent burglary", _S),
+    "147": ("sensor supervision failure", _SU),
+    "150": ("24-hour non-burglary", _S), "151": ("gas detected", _GA), "152": ("refrigeration", _FA),
+    "153": ("loss of heat", _FA), "154": ("water leakage", _FA), "155": ("foil break", _S),
+    "156": ("day trouble", _FA), "157": ("low bottled gas level", _FA), "158": ("high temperature", _FA),
+    "159": ("low temperature", _FA), "161": ("loss of air flow", _FA), "162": ("carbon monoxide detected", _CO),
+    "163": ("tank level", _FA),
+    # 2xx supervisory
+    "200": ("fire supervisory", _FA), "201": ("low water pressure", _FA), "202": ("low CO2", _FA),
+    "203": ("gate valve sensor", _FA), "204": ("low water level", _FA), "205": ("pump activated", _FA),
+    "206": ("pump failure", _FA),
+    # 3xx troubles: system, sounder/relay, peripherals, communication, protection loop, sensors
+    "300": ("system trouble", _FA), "301": ("AC loss", _PW), "302": ("low system battery", _BA),
+    "303": ("RAM checksum bad", _FA), "304": ("ROM checksum bad", _FA), "305": ("system reset", _NO),
+    "306": ("panel programming changed", _NO), "307": ("self-test failure", _FA),
+    "308": ("system shutdown", _FA), "309": ("battery test failure", _BA), "310": ("ground fault", _FA),
+    "311": ("battery missing/dead", _BA), "312": ("power supply overcurrent", _FA),
+    "313": ("engineer reset", _NO),
+    "320": ("sounder/relay", _FA), "321": ("bell 1", _FA), "322": ("bell 2", _FA), "323": ("alarm relay", _FA),
+    "324": ("trouble relay", _FA), "325": ("reversing relay", _FA), "326": ("notification appliance circuit 3", _FA),
+    "327": ("notification appliance circuit 4", _FA),
+    "330": ("system peripheral trouble", _FA), "331": ("polling loop open", _FA), "332": ("polling loop short", _FA),
+    "333": ("expansion module failure", _FA), "334": ("repeater failure", _FA),
+    "335": ("local printer out of paper", _FA), "336": ("local printer failure", _FA),
+    "337": ("expansion module DC loss", _FA), "338": ("expansion module low battery", _BA),
+    "339": ("expansion module reset", _NO), "341": ("expansion module tamper", _TA),
+    "342": ("expansion module AC loss", _PW), "343": ("expansion module self-test fail", _FA),
+    "344": ("RF receiver jam detect", _TA),
+    "350": ("communication trouble", _FA), "351": ("telco 1 fault", _FA), "352": ("telco 2 fault", _FA),
+    "353": ("long range radio transmitter fault", _FA), "354": ("failure to communicate event", _FA),
+    "355": ("loss of radio supervision", _SU), "356": ("loss of central polling", _SU),
+    "357": ("long range radio VSWR problem", _FA),
+    "370": ("protection loop", _FA), "371": ("protection loop open", _FA), "372": ("protection loop short", _FA),
+    "373": ("fire trouble", _FA), "374": ("exit error alarm (zone)", _FA), "375": ("panic zone trouble", _FA),
+    "376": ("hold-up zone trouble", _FA), "377": ("swinger trouble", _FA), "378": ("cross-zone trouble", _FA),
+    "380": ("sensor trouble", _FA), "381": ("loss of supervision, RF", _SU),
+    "382": ("loss of supervision, RPM", _SU), "383": ("sensor tamper", _TA), "384": ("RF low battery", _BA),
+    "385": ("smoke detector high sensitivity", _FA), "386": ("smoke detector low sensitivity", _FA),
+    "387": ("intrusion detector high sensitivity", _FA), "388": ("intrusion detector low sensitivity", _FA),
+    "389": ("sensor self-test failure", _FA), "391": ("sensor watch trouble", _FA),
+    "392": ("drift compensation error", _FA), "393": ("maintenance alert", _FA),
+    # 4xx open/close, remote access, access control
+    "400": ("open/close", _NO), "401": ("open/close by user", _NO), "402": ("group open/close", _NO),
+    "403": ("automatic open/close", _NO), "404": ("late to open/close", _NO), "405": ("deferred open/close", _NO),
+    "406": ("cancel", _NO), "407": ("remote arm/disarm", _NO), "408": ("quick arm", _NO),
+    "409": ("keyswitch open/close", _NO),
+    "411": ("callback request made", _NO), "412": ("successful download/access", _NO),
+    "413": ("unsuccessful access", _TA), "414": ("system shutdown command received", _FA),
+    "415": ("dialer shutdown command received", _FA), "416": ("successful upload", _NO),
+    "421": ("access denied", _NO), "422": ("access report by user", _NO), "423": ("forced access", _S),
+    "424": ("egress denied", _NO), "425": ("egress granted", _NO), "426": ("access door propped open", _NO),
+    "427": ("access point door status monitor trouble", _FA), "428": ("access point request-to-exit trouble", _FA),
+    "429": ("access program mode entry", _NO), "430": ("access program mode exit", _NO),
+    "431": ("access threat level change", _NO), "432": ("access relay/trigger fail", _FA),
+    "433": ("access RTE shunt", _NO), "434": ("access DSM shunt", _NO),
+    "441": ("armed STAY", _NO), "442": ("keyswitch armed STAY", _NO),
+    "450": ("exception open/close", _NO), "451": ("early open/close", _NO), "452": ("late open/close", _NO),
+    "453": ("failed to open", _IN), "454": ("failed to close", _NO), "455": ("auto-arm failed", _NO),
+    "456": ("partial arm", _NO), "457": ("exit error (user)", _NO), "458": ("user on premises", _NO),
+    "459": ("recent close", _NO), "461": ("wrong code entry", _TA), "462": ("legal code entry", _NO),
+    "463": ("re-arm after alarm", _NO), "464": ("auto-arm time extended", _NO),
+    "465": ("panic alarm reset", _NO), "466": ("service on/off premises", _NO),
+    # 5xx bypasses and disables: protection that is off is a device-care matter
+    "501": ("access reader disable", _FA), "520": ("sounder/relay disable", _FA), "521": ("bell 1 disable", _FA),
+    "522": ("bell 2 disable", _FA), "523": ("alarm relay disable", _FA), "524": ("trouble relay disable", _FA),
+    "525": ("reversing relay disable", _FA), "526": ("notification appliance circuit 3 disable", _FA),
+    "527": ("notification appliance circuit 4 disable", _FA), "531": ("module added", _NO),
+    "532": ("module removed", _FA), "551": ("dialer disabled", _FA), "552": ("radio transmitter disabled", _FA),
+    "553": ("remote upload/download disabled", _NO), "570": ("zone/sensor bypass", _FA),
+    "571": ("fire bypass", _FA), "572": ("24-hour zone bypass", _FA), "573": ("burglary bypass", _NO),
+    "574": ("group bypass", _NO), "575": ("swinger bypass", _NO), "576": ("access zone shunt", _NO),
+    "577": ("access point bypass", _NO),
+    # 6xx test, event log, scheduling, personnel monitoring, misc
+    "601": ("manual trigger test", _TE), "602": ("periodic test", _TE), "603": ("periodic RF transmission", _TE),
+    "604": ("fire test", _TE), "605": ("status report to follow", _NO), "606": ("listen-in to follow", _NO),
+    "607": ("walk test mode", _TE), "608": ("periodic test, system trouble present", _TE),
+    "609": ("video transmitter active", _NO), "611": ("point tested OK", _TE), "612": ("point not tested", _FA),
+    "613": ("intrusion zone walk tested", _TE), "614": ("fire zone walk tested", _TE),
+    "615": ("panic zone walk tested", _TE), "616": ("service request", _FA),
+    "621": ("event log reset", _NO), "622": ("event log 50% full", _NO), "623": ("event log 90% full", _NO),
+    "624": ("event log overflow", _NO), "625": ("time/date reset", _NO), "626": ("time/date inaccurate", _FA),
+    "627": ("program mode entry", _NO), "628": ("program mode exit", _NO), "629": ("32-hour event log marker", _NO),
+    "630": ("schedule change", _NO), "631": ("exception schedule change", _NO),
+    "632": ("access schedule change", _NO),
+    "641": ("senior watch trouble", _IN), "642": ("latch-key supervision", _IN), "654": ("system inactivity", _IN),
 }
+EVENT_KINDS: dict[str, EventKind] = {code: kind for code, (_, kind) in CODES.items()}
+# Codes whose CCC field is a user number, not a zone: the event belongs to the panel (`cid:<account>`).
+USER_CODES = frozenset({
+    "121", "313", *(str(c) for c in range(400, 410)), *(str(c) for c in range(411, 416)), "421", "422", "424",
+    "425", "429", "430", "431", "441", "442", *(str(c) for c in range(450, 460)), "462", "463", "464", "466",
+    "574", "604", "607", "625", "642",
+})
+# Open/close codes: qualifier 1 (E) is an opening (disarm), 3 (R) a closing (arm), not an alarm and its restore.
+OPEN_CLOSE_CODES = frozenset({*(str(c) for c in range(400, 410)), "441", "442", *(str(c) for c in range(450, 460))})
+ONE_SHOT_KINDS = frozenset({EventKind.SOS, EventKind.SELF_TEST})  # a press or a test ends by itself
+EVENT_CLASSES = {"1": "alarm", "2": "supervisory", "3": "trouble", "4": "open_close", "5": "bypass", "6": "test"}
+_CID_ACCOUNT = re.compile(r"[0-9B-F]{4}")
 
 
 @dataclass(slots=True, frozen=True)
@@ -183,14 +276,42 @@ def event_kind(event_code: str) -> tuple[EventKind, bool]:
     kind = EVENT_KINDS.get(event_code)
     if kind is not None:
         return kind, True
+    family = event_code[:1]
     if event_code.startswith("11"):
         return EventKind.SMOKE, False  # fire family
-    if event_code.startswith("1"):
+    if family == "1":
         # Fail safe: an unknown code in the alarm class must reach an operator, never a fault list.
         return EventKind.SOS, False
-    if event_code.startswith("60"):
+    if family == "4":
+        return EventKind.NOTICE, False  # open/close and access reports
+    if event_code[:2] in ("60", "61"):
         return EventKind.SELF_TEST, False
-    return EventKind.FAULT, False
+    if family == "6":
+        return EventKind.NOTICE, False  # event log, scheduling and other misc reports
+    return EventKind.FAULT, False  # supervisory, troubles, bypasses and vendor codes: a device-care check
+
+
+def event_class(event_code: str) -> str:
+    """Return the DC-05 class of a code: alarm, supervisory, trouble, open_close, bypass, test, misc or other."""
+    if event_code[:1] == "6" and event_code >= "620":
+        return "misc"
+    return EVENT_CLASSES.get(event_code[:1], "other")
+
+
+def device_key(account: str, zone: str | None = None) -> str:
+    """Return the registry key (docs/registry.md) of a panel (no zone, or zone 0) or of one of its zones.
+
+    A Contact ID account (4 digits of 0-9, B-F) keys as `cid:`, so the same panel over serial and over
+    DC-09 is one device; other DC-09 accounts (3-16 hex digits) key as `sia:`. Zones of up to 3 digits
+    are written with 3 digits (`cid:1234:007`); longer or non-numeric SIA addresses are kept as sent.
+    """
+    account = account.upper()
+    prefix = "cid" if _CID_ACCOUNT.fullmatch(account) else "sia"
+    if zone is None or not zone.strip("0"):
+        return f"{prefix}:{account}"
+    if zone.isdigit() and len(zone) <= 3:
+        zone = zone.zfill(3)
+    return f"{prefix}:{account}:{zone}"
 
 
 def qualifier_letter(qualifier: str) -> str:
@@ -204,29 +325,42 @@ def qualifier_letter(qualifier: str) -> str:
 def to_event(
     message: ContactIdMessage, *, ts: float, source: str = SOURCE, extra: dict[str, Any] | None = None
 ) -> DeviceEvent:
-    """Map a Contact ID message to a DeviceEvent for device `cid:<account>:<zone>`."""
-    kind, mapped = event_kind(message.event_code)
-    if message.qualifier == "R":
+    """Map a Contact ID message to a DeviceEvent for its zone, or for the panel (zone 000, user codes)."""
+    code = message.event_code
+    kind, mapped = event_kind(code)
+    qualifier = message.qualifier
+    if kind == EventKind.NOTICE:
+        state = EventState.MOMENTARY  # a report, not a condition: an R closes nothing
+    elif qualifier == "R":
         state = EventState.CLEARED
-    elif kind == EventKind.SELF_TEST:
-        state = EventState.MOMENTARY  # a test is an occurrence; nothing will ever clear it
+    elif qualifier == "P" and kind != EventKind.SELF_TEST:
+        state = EventState.ACTIVE  # still present: latched conditions do not raise again
+    elif kind in ONE_SHOT_KINDS:
+        state = EventState.MOMENTARY  # a press or a test is an occurrence; nothing will ever clear it
     else:
         state = EventState.ACTIVE
+    user = code in USER_CODES
     detail: dict[str, Any] = {
         "account": message.account,
-        "event_code": message.event_code,
-        "qualifier": message.qualifier,
+        "event_code": code,
+        "description": CODES[code][0] if mapped else "",
+        "event_class": event_class(code),
+        "qualifier": qualifier,
         "group": message.group,
         "zone": message.zone,
         "message_type": message.message_type,
         "checksum_verified": message.checksum_verified,
     }
-    if message.qualifier == "P":
+    if user:
+        detail["user"] = message.zone
+    if code in OPEN_CLOSE_CODES:
+        detail["open_close"] = {"E": "open", "R": "close"}.get(qualifier, "status")
+    if qualifier == "P":
         detail["still_present"] = True
     if not mapped:
         detail["unmapped"] = True
     detail.update(extra or {})
-    return DeviceEvent(f"cid:{message.account}:{message.zone}", kind, state, ts, source, detail)
+    return DeviceEvent(device_key(message.account, None if user else message.zone), kind, state, ts, source, detail)
 
 
 def record_event(record: ReceiverRecord, *, ts: float, receiver_id: str = "") -> DeviceEvent:

@@ -31,6 +31,7 @@ class EventKind(StrEnum):
     INACTIVITY = "inactivity"
     POWER_LOSS = "power_loss"
     SUPERVISION_LOST = "supervision_lost"
+    NOTICE = "notice"  # a panel event recorded for the log that asks nothing of anyone (arming, programming)
 
 
 # Alarm kinds ride the never-dropped lane and are acknowledged to the broker only once recorded.
@@ -67,11 +68,24 @@ CANONICAL_UNITS: dict[str, str] = {
     "snr": "dB",
     "gsm_signal": "%",
     "gps_satellites": "count",
+    "location_accuracy": "m",
+    "location_source": "code",
+    "altitude": "m",
+    "cell_mcc": "id",
+    "cell_mnc": "id",
+    "cell_lac": "id",
+    "cell_cid": "id",
+    "cell_pci": "id",
+    "cell_earfcn": "id",
+    "coverage_level": "level",
     "presence": "bool",
     "occupancy": "bool",
     "water_leak": "bool",
     "worn": "bool",
 }
+# `location_source` values: how a position was fixed (an external geolocation may refine LBS/Wi-Fi fixes).
+LOCATION_SOURCES: dict[str, float] = {"gps": 1.0, "wifi": 2.0, "lbs": 3.0}
+
 
 class EventState(StrEnum):
     """Whether an event starts, ends, or is a single occurrence."""
@@ -158,7 +172,17 @@ class AccelBatch:
         return float(self.t[-1]) if len(self.t) else 0.0
 
 
-Message = Reading | DeviceEvent | DeviceStatus | DeviceInfo | AccelBatch
+@dataclass(slots=True, frozen=True)
+class UnmappedFields:
+    """Fields of a payload that no rule of its profile maps; the hub counts them per profile and field."""
+
+    device_key: str
+    fields: tuple[str, ...]
+    ts: float
+    source: str
+
+
+Message = Reading | DeviceEvent | DeviceStatus | DeviceInfo | AccelBatch | UnmappedFields
 
 
 class DecodeError(ValueError):

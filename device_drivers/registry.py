@@ -1,4 +1,4 @@
-"""Driver registry: which profile decodes which MQTT topic."""
+"""Driver registry: which profile decodes which MQTT topic, and which decodes which HTTP push source."""
 
 from __future__ import annotations
 
@@ -23,12 +23,32 @@ class Profile(Protocol):
         ...
 
 
+class PushProfile(Profile, Protocol):
+    """A profile that also decodes HTTP pushes, bound to a URL path and/or API key names."""
+
+    push_path: str | None
+    push_keys: tuple[str, ...]
+
+    def decode_push(self, payload: bytes, *, received_at: float) -> list[Message]:
+        """Decode one HTTP push body into canonical messages or raise DecodeError."""
+        ...
+
+
 class ProfileSet:
-    """Ordered profiles; the first that matches a topic decodes it."""
+    """Ordered profiles; the first that matches a topic decodes it. Immutable: a reload builds a new set."""
 
     def __init__(self, profiles: Iterable[Profile]) -> None:
         self.profiles = list(profiles)
         self._cache: dict[str, Profile | None] = {}
+        # HTTP push sources: the loader refuses a path or key claimed twice, so the first claim is the only one.
+        self.push_paths: dict[str, PushProfile] = {}
+        self.push_keys: dict[str, PushProfile] = {}
+        for profile in self.profiles:
+            path = getattr(profile, "push_path", None)
+            if path:
+                self.push_paths.setdefault(path, profile)  # type: ignore[arg-type]
+            for key in getattr(profile, "push_keys", ()):
+                self.push_keys.setdefault(key, profile)  # type: ignore[arg-type]
 
     @property
     def subscriptions(self) -> list[str]:

@@ -27,9 +27,11 @@ from hub.duty.views import make_router as make_duty_router
 from hub.escalation.views import make_router as make_escalation_router
 from hub.events.models import DeviceEventRecord
 from hub.ingest.processor import health_key
+from hub.ingest.views import make_router as make_ingest_router
 from hub.ledgers.flows import LedgerFlow
 from hub.ledgers.views import make_router as make_ledgers_router
 from hub.notifications.views import make_router as make_notifications_router
+from hub.profiles.views import make_router as make_profiles_router
 from hub.workorders.flows import WorkOrderFlow
 from hub.workorders.views import make_router as make_workorders_router
 
@@ -52,10 +54,13 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(make_notifications_router(auth, hub.alerts, timezone=hub.settings.timezone))
     app.include_router(make_escalation_router(auth, hub.session_factory, hub.alerts.clock))
     app.include_router(_live_router(hub, auth))
+    app.include_router(make_ingest_router(hub.router, auth))
+    app.include_router(make_profiles_router(hub, auth))
     app.include_router(make_devices_router(hub.session_factory, directory=hub.directory,
                                            live_state=hub.live_state, supervision=hub.settings.supervision,
                                            reader=auth.require(Permission.REGISTRY_READ),
-                                           writer=auth.require(Permission.REGISTRY_WRITE)))
+                                           writer=auth.require(Permission.REGISTRY_WRITE),
+                                           on_bound=hub.alerts.rehome_bound))
     app.include_router(make_workorders_router(auth, WorkOrderFlow(session_factory=hub.session_factory,
                                                                   settings=hub.settings, clock=hub.alerts.clock)))
     app.include_router(make_ledgers_router(auth, LedgerFlow(session_factory=hub.session_factory,
@@ -88,6 +93,7 @@ def _ops_router(hub: Hub) -> APIRouter:
             "alarms_recorded": hub.recorder.recorded,
             "telemetry": hub.telemetry.stats(),
             "receivers": [r.stats() for r in hub.receivers],
+            "dc09": hub.dc09.stats() if hub.dc09 else None,
         }
 
     @router.get("/metrics", include_in_schema=False)

@@ -8,11 +8,13 @@ import typer
 
 from hub.auth.cli import apikeys_app, users_app
 from hub.devices.cli import app as devices_app
+from hub.profiles.cli import app as profiles_app
 
 app = typer.Typer(help="CareHub: IoT monitoring hub for smart elderly care.", no_args_is_help=True)
 app.add_typer(devices_app, name="devices", help="Device registry: import, list, pending, bind.")
 app.add_typer(users_app, name="users", help="User accounts: operators, dispatchers, families, auditors.")
 app.add_typer(apikeys_app, name="apikeys", help="API keys for integrations (NB-IoT pushes, scripts).")
+app.add_typer(profiles_app, name="profiles", help="Declarative device profiles: check a file before installing it.")
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 

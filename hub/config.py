@@ -43,7 +43,13 @@ class Settings(BaseSettings):
             "watch": "watch",
         }
     )
+    # A second, QoS 0 connection subscribed to `#` counts messages on topics no subscription of the hub
+    # covers (carehub_undecoded_messages_total{root}, /api/ingest/undecoded); these filters are not counted.
+    mqtt_catch_all: bool = True
+    mqtt_catch_all_ignore: list[str] = Field(default_factory=list)
     profile_dirs: list[Path] = Field(default_factory=list)
+    # Profile files are polled this often and reloaded when one changed (0: only POST /api/profiles/reload).
+    profile_reload_s: float = Field(default=3.0, ge=0.0)
 
     database_url: str = ""  # empty: SQLite file in data_dir
 
@@ -67,6 +73,13 @@ class Settings(BaseSettings):
     serial_ports: list[str] = Field(default_factory=list)
     serial_baudrate: int = 9600
     receiver_heartbeat_timeout: float = 90.0
+    # SIA DC-09 receiver over TCP (docs/serial.md); port 0: off.
+    dc09_port: int = Field(default=0, ge=0, le=65535)
+    dc09_host: str = "0.0.0.0"
+    dc09_accounts: list[str] = Field(default_factory=list)  # accounts taken; empty: any account
+    dc09_aes_key: str = ""  # hex, 32/48/64 digits (AES-128/192/256); set: every frame must be encrypted
+    # How far a frame's time may lag behind / run ahead of the hub's clock (DC-09: 40 s / 20 s).
+    dc09_time_tolerance_s: tuple[float, float] = (40.0, 20.0)
 
     # Supervision intervals per device kind, seconds; a device silent past it is offline.
     supervision: dict[str, float] = Field(
@@ -97,6 +110,9 @@ class Settings(BaseSettings):
     arrival_timeout_s: float = 1800.0  # a dispatched responder must confirm arrival within this
     # A fall the hub detects from wrist acceleration is held this long for a cancel press or recovery; 0: no hold.
     fall_cancel_window_s: float = Field(default=30.0, ge=0.0)
+    # Seconds a latched device condition (smoke, gas, co, heat, tamper, battery_low, fault, power_loss) holds
+    # with no report repeating it before it expires; kinds not listed keep hub.detect.latches defaults.
+    latch_expiry_s: dict[str, float] = Field(default_factory=dict)
 
     # Links in messages point here; empty: http://<http_host>:<http_port>.
     public_url: str = ""

@@ -11,7 +11,10 @@ from zoneinfo import ZoneInfo
 
 from device_drivers.model import DeviceInfo, Message
 from device_drivers.profiles.builtin import build_profiles
+from device_drivers.registry import ProfileSet
+from device_drivers.sia_dc09 import parse_key
 from device_drivers.transports.contact_id_receiver import ContactIdReceiver
+from device_drivers.transports.sia_dc09_server import SiaDc09Server
 from hub import migrate
 from hub.alerts.bus import AlertBus
 from hub.alerts.flows import AlertFlow, public
@@ -22,16 +25,17 @@ from hub.detect.engine import DetectionEngine
 from hub.devices.directory import DeviceDirectory, DeviceRef
 from hub.escalation.effects import MessageContext, StepEffects
 from hub.escalation.engine import EscalationEngine
-from hub.escalation.runner import TimerLoop
 from hub.health.state import DeviceHealth
 from hub.ingest.alarm_recorder import AlarmRecorder
 from hub.ingest.lanes import AlarmLane, TelemetryLane
-from hub.ingest.mqtt_client import MqttIngest
+from hub.ingest.mqtt_client import CatchAllIngest, MqttIngest
 from hub.ingest.processor import Processor
 from hub.ingest.router import IngestRouter
 from hub.notifications.sender import NotificationSender
+from hub.profiles.reload import ProfileReloader
 from hub.schedules import register as register_schedules
 from hub.telemetry.influx_writer import make_telemetry_writer
+from hub.timers import TimerLoop
 from hub.workorders.flows import AlertWorkOrders
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,7 @@ log = logging.getLogger(__name__)
 GC_GEN0_THRESHOLD = 50_000
 SHUTDOWN_GRACE_S = 3.0  # how long open HTTP streams may delay a stop
 SERIAL_ACK_WAIT_S = 3.0  # the receiver expects ACK within 4 s; leave headroom for the write
+DC09_ACK_WAIT_S = 8.0  # well inside a DC-09 transmitter's answer timeout; NAK after it, and it retries
 
 
 class Hub:
@@ -68,22 +73,41 @@ class Hub:
             self.mqtt = MqttIngest(host=host, port=port, client_id=settings.mqtt_client_id,
                                    subscriptions=self.profiles.subscriptions, router=self.router,
                                    username=settings.mqtt_username, password=settings.mqtt_password)
+        self.catch_all: CatchAllIngest | None = None
+        if self.mqtt and settings.mqtt_catch_all:
+            mqtt = self.mqtt
+            self.catch_all = CatchAllIngest(
+                host=host, port=port, client_id=f"{settings.mqtt_client_id}-catch-all",
+                covered_by=lambda: mqtt.subscriptions, router=self.router, ignore=settings.mqtt_catch_all_ignore,
+                username=settings.mqtt_username, password=settings.mqtt_password)
         self.receivers = [
             ContactIdReceiver(port, on_message=self._serial_handler(port), baudrate=settings.serial_baudrate,
                               heartbeat_timeout=settings.receiver_heartbeat_timeout)
             for port in settings.serial_ports
         ]
+        self.dc09: SiaDc09Server | None = None
+        if settings.dc09_port:
+            self.dc09 = SiaDc09Server(
+                on_message=self._dc09_handler, host=settings.dc09_host, port=settings.dc09_port,
+                key=parse_key(settings.dc09_aes_key) if settings.dc09_aes_key else None,
+                accounts=settings.dc09_accounts, time_window_s=settings.dc09_time_tolerance_s)
         self.processor.add_listener(self._on_discovery)
+        self.profile_reloader = ProfileReloader(profiles=self.profiles, profile_dirs=settings.profile_dirs,
+                                                on_swap=self._swap_profiles, interval_s=settings.profile_reload_s)
         self.detections = DetectionEngine(session_factory=self.session_factory, clock=clock,
-                                          fall_cancel_window_s=settings.fall_cancel_window_s)
+                                          fall_cancel_window_s=settings.fall_cancel_window_s,
+                                          latch_expiry_s=settings.latch_expiry_s)
         self.processor.add_listener(self.detections.on_messages)
         self.alert_bus = AlertBus()
         self.alert_bus.listeners.append(alert_telemetry(self.telemetry.enqueue_lines))
+        self.alert_bus.listeners.append(self.detections.on_alert_change)  # a closed alert releases its latches
         self.alerts = AlertFlow(session_factory=self.session_factory, bus=self.alert_bus,
                                 priorities=settings.alert_priorities, arrival_timeout_s=settings.arrival_timeout_s,
                                 clock=clock)
         self.detections.alerts = self.alerts
-        self.alerts.hooks.append(AlertWorkOrders.from_settings(settings).on_alert)
+        alert_orders = AlertWorkOrders.from_settings(settings)
+        self.alerts.hooks.append(alert_orders.on_alert)
+        self.alerts.action_hooks.append(alert_orders.on_action)
         self.escalation = EscalationEngine(
             session_factory=self.session_factory,
             effects=StepEffects(MessageContext(settings.base_url, ZoneInfo(settings.timezone),
@@ -112,6 +136,12 @@ class Hub:
                     self.mqtt.ensure_subscribed(self.profiles.subscriptions)
                     return
 
+    def _swap_profiles(self, profiles: ProfileSet) -> None:
+        # One reference each: the router picks the new set up with its next message; then the new topics.
+        self.profiles = self.router.profiles = profiles
+        if self.mqtt:
+            self.mqtt.ensure_subscribed(profiles.subscriptions)
+
     def live_state(self, device_id: int) -> dict:
         """Return the live health state of a registered device (empty when nothing heard yet)."""
         state = self.health.state(f"device:{device_id}")
@@ -124,6 +154,11 @@ class Hub:
                 raise RuntimeError("serial record not recorded in time")
 
         return handle
+
+    def _dc09_handler(self, messages: list[Message]) -> None:
+        # As on serial: returning makes the server ACK, raising makes it NAK so the transmitter retries.
+        if not self.router.receive_decoded("dc09", "sia_dc09", "sia_dc09", messages, wait=DC09_ACK_WAIT_S):
+            raise RuntimeError("DC-09 frame not recorded in time")
 
     def start(self) -> None:
         """Start every component; MQTT last, so nothing arrives before the lanes are drained."""
@@ -139,18 +174,28 @@ class Hub:
         self.processor.start()
         self.recorder.start()
         self._refresher.start()
+        self.profile_reloader.start()
         for receiver in self.receivers:
             receiver.start()
+        if self.dc09:
+            self.dc09.start_thread()
         if self.mqtt:
             self.mqtt.start()
+        if self.catch_all:
+            self.catch_all.start()
 
     def stop(self) -> None:
         """Stop intake first, then drain the lanes and flush telemetry."""
         self._stop.set()
+        self.profile_reloader.stop()
+        if self.catch_all:
+            self.catch_all.stop()
         if self.mqtt:
             self.mqtt.stop()
         for receiver in self.receivers:
             receiver.stop()
+        if self.dc09:
+            self.dc09.stop_thread()
         self.recorder.stop()
         self.processor.stop()
         self.detections.stop()

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hub.config import Settings
 from hub.devices.models import Site
-from hub.escalation.runner import TimerLoop
 from hub.ledgers import flows as ledger_flows
+from hub.timers import TimerLoop
 from hub.workorders import flows as workorder_flows
 
 log = logging.getLogger(__name__)

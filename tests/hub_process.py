@@ -112,3 +112,15 @@ class HubProcess:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
+    """Return the first truthy value of `predicate()`, polling; fail the test naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not true after {timeout} s")
+        time.sleep(interval)

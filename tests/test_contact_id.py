@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -102,33 +104,74 @@ def test_heartbeat() -> None:
     assert isinstance(parse_record("1011@"), Heartbeat)
 
 
-@pytest.mark.parametrize(
-    ("code", "kind"),
-    [
-        ("100", EventKind.SOS), ("101", EventKind.SOS), ("120", EventKind.SOS),
-        ("102", EventKind.SUPERVISION_LOST), ("110", EventKind.SMOKE), ("111", EventKind.SMOKE),
-        ("114", EventKind.HEAT), ("151", EventKind.GAS), ("162", EventKind.CO),
-        ("301", EventKind.POWER_LOSS), ("302", EventKind.BATTERY_LOW), ("384", EventKind.BATTERY_LOW),
-        ("381", EventKind.SUPERVISION_LOST), ("601", EventKind.SELF_TEST), ("602", EventKind.SELF_TEST),
-        ("641", EventKind.INACTIVITY), ("654", EventKind.INACTIVITY),
-    ],
-)
-def test_event_code_table(code: str, kind: EventKind) -> None:
-    assert event_kind(code) == (kind, True)
+def _doc_rows(heading: str) -> list[list[str]]:
+    """Return the cells of the table under `heading` in docs/serial.md."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "serial.md").read_text(encoding="utf-8")
+    section = text.split(heading, 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+    rows = [line.strip("|").split("|") for line in section.splitlines() if line.startswith("| ")]
+    return [[cell.strip().strip("`") for cell in row] for row in rows[1:]]
 
 
-def test_unknown_codes_fail_safe() -> None:
-    assert event_kind("130") == (EventKind.SOS, False)  # unknown alarm class reaches an operator
-    assert event_kind("118") == (EventKind.SMOKE, False)
-    assert event_kind("607") == (EventKind.SELF_TEST, False)
-    assert event_kind("401") == (EventKind.FAULT, False)
+def test_every_documented_contact_id_code_decodes_as_documented() -> None:
+    rows = _doc_rows("### Contact ID event codes")
+    assert {row[0] for row in rows} == set(contact_id.CODES), "docs/serial.md and contact_id.CODES differ"
+    for code, description, event_class, kind, key, _hub in rows:
+        assert event_kind(code) == (EventKind(kind), True), code
+        event = _event("E", code, zone="012")
+        assert (event.kind, event.detail["event_class"], event.detail["description"]) == (
+            kind, event_class, description), code
+        assert event.device_key == ("cid:1234:012" if key == "zone" else "cid:1234"), code
+        assert "unmapped" not in event.detail
+
+
+def test_documented_classes_cover_the_dc05_families() -> None:
+    classes = {row[0]: row[2] for row in _doc_rows("### Contact ID event codes")}
+    assert {c[0] for c in classes} == set("123456")
+    assert {classes["100"], classes["200"], classes["301"], classes["401"], classes["570"], classes["602"],
+            classes["654"]} == {"alarm", "supervisory", "trouble", "open_close", "bypass", "test", "misc"}
+
+
+def test_states_by_qualifier_and_kind() -> None:
+    assert _event("E", "101").state == EventState.MOMENTARY  # a press: nothing will restore it
+    assert _event("R", "101").state == EventState.CLEARED
+    assert _event("P", "101").state == EventState.ACTIVE and _event("P", "101").detail["still_present"]
+    assert _event("E", "111").state == EventState.ACTIVE  # a detector's alarm is a condition
+    assert _event("E", "602").state == _event("P", "602").state == EventState.MOMENTARY
+    assert _event("E", "654").state == EventState.ACTIVE and _event("R", "654").state == EventState.CLEARED
+    opening, closing = _event("E", "401", zone="003"), _event("R", "401", zone="003")
+    assert (opening.kind, opening.state, opening.detail["open_close"]) == (
+        EventKind.NOTICE, EventState.MOMENTARY, "open")
+    assert (closing.state, closing.detail["open_close"]) == (EventState.MOMENTARY, "close")
+
+
+def test_panel_events_key_to_the_panel() -> None:
+    # Zone 000 is the panel itself (docs/registry.md: `cid:<account>`), not a zone called 000.
+    assert _event("E", "301", zone="000").device_key == "cid:1234"
+    assert _event("E", "654", zone="000").device_key == "cid:1234"
+    assert _event("E", "301", zone="004").device_key == "cid:1234:004"
+    # The CCC of user codes is a user number: user 3 opening the panel is not zone 3.
+    opening = _event("E", "401", zone="003")
+    assert opening.device_key == "cid:1234" and opening.detail["user"] == "003"
+    assert contact_id.device_key("12b4", "7") == "cid:12B4:007"
+    assert contact_id.device_key("12345A", "129") == "sia:12345A:129"  # a DC-09 account, not Contact ID
+
+
+def test_unknown_codes_fall_back_by_family() -> None:
+    assert event_kind("126") == (EventKind.SOS, False)  # unknown alarm class reaches an operator
+    assert event_kind("119") == (EventKind.SMOKE, False)
+    assert event_kind("617") == (EventKind.SELF_TEST, False)
+    assert event_kind("480") == (EventKind.NOTICE, False)
+    assert event_kind("690") == (EventKind.NOTICE, False)
+    for code in ("233", "399", "599", "750"):
+        assert event_kind(code) == (EventKind.FAULT, False)
+    assert _event("E", "126").detail["unmapped"] is True
 
 
 def test_record_event_states_and_detail() -> None:
     raw = format_record("1234", "E", "101", "01", "007")[:-1]
     event = contact_id.record_event(parse_record(raw), ts=5.0)
     assert event.device_key == "cid:1234:007"
-    assert (event.kind, event.state, event.source) == (EventKind.SOS, EventState.ACTIVE, "contact_id")
+    assert (event.kind, event.state, event.source) == (EventKind.SOS, EventState.MOMENTARY, "contact_id")
     assert event.is_alarm
     assert event.detail.items() >= {
         "account": "1234", "event_code": "101", "qualifier": "E", "group": "01", "zone": "007",
@@ -141,8 +184,8 @@ def test_record_event_states_and_detail() -> None:
     assert _event("E", "602").state == EventState.MOMENTARY
 
 
-def _event(qualifier: str, code: str) -> DeviceEvent:
-    record = parse_record(format_record("1234", qualifier, code, "01", "007")[:-1])
+def _event(qualifier: str, code: str, zone: str = "007") -> DeviceEvent:
+    record = parse_record(format_record("1234", qualifier, code, "01", zone)[:-1])
     assert isinstance(record, ReceiverRecord)
     return contact_id.record_event(record, ts=6.0)
 

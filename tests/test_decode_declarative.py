@@ -1,4 +1,4 @@
-"""Declarative TOML profiles: the shipped ACME example and loader errors."""
+"""Declarative TOML profiles: the shipped ACME example, HTTP push bindings, unmapped fields, loader errors."""
 
 from __future__ import annotations
 
@@ -15,9 +15,16 @@ from device_drivers.model import (
     EventKind,
     EventState,
     Reading,
+    UnmappedFields,
 )
 from device_drivers.profiles.builtin import EXAMPLES_DIR, build_profiles
-from device_drivers.profiles.declarative import ProfileFileError, load_profile_dirs, load_profile_file
+from device_drivers.profiles.declarative import (
+    MAX_UNMAPPED,
+    ProfileFileError,
+    load_profile_dirs,
+    load_profile_file,
+    load_profile_text,
+)
 
 RX = 1_750_077_050.0
 T = 1_750_077_045.123
@@ -173,6 +180,131 @@ def test_duplicate_and_builtin_names_rejected(tmp_path: Path) -> None:
     ],
 )
 def test_loader_errors_name_the_file(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "x.toml"
+    path.write_text(text)
+    with pytest.raises(ProfileFileError, match=message):
+        load_profile_file(path)
+
+
+NB_SMOKE = """
+name = "acme_nb_smoke"
+key_prefix = "imei"
+device_field = "imei"
+time_field = "ts"
+ignore = ["type", "meta.fw"]
+
+[push]
+path = "acme-smoke"
+api_keys = ["acme-cloud"]
+
+[[events]]
+field = "data.smoke"
+equals = 1
+kind = "smoke"
+state = "active"
+otherwise = "cleared"
+
+[[readings]]
+field = "data.bat"
+metric = "battery"
+"""
+IMEI_KEY = "imei:865067101234563"
+
+
+def test_push_profile_decodes_a_body_like_an_mqtt_payload() -> None:
+    profile = load_profile_text(NB_SMOKE, "nb.toml")
+    assert (profile.push_path, profile.push_keys, profile.subscriptions) == ("acme-smoke", ("acme-cloud",), ())
+    assert not profile.matches("acme-smoke")
+    body = {"imei": "865067101234563", "ts": T, "type": "report", "data": {"smoke": 1, "bat": 87}}
+    assert profile.decode_push(json.dumps(body).encode(), received_at=RX) == [
+        Reading(IMEI_KEY, "battery", 87.0, "%", T, "acme_nb_smoke"),
+        DeviceEvent(IMEI_KEY, EventKind.SMOKE, EventState.ACTIVE, T, "acme_nb_smoke", {"field": "data.smoke"}),
+    ]
+    for raw, reason in [(b"[1]", "not_object"), (b"{", "not_json"), (b'{"data": {"smoke": 1}}', "bad_device_id"),
+                        (b'{"imei": "x y", "data": {}}', "bad_device_id")]:
+        with pytest.raises(DecodeError) as exc:
+            profile.decode_push(raw, received_at=RX)
+        assert exc.value.reason == reason, raw
+    with pytest.raises(DecodeError, match="no 'imei' in the payload"):
+        profile.decode_push(b'{"data": {"smoke": 1}}', received_at=RX)
+
+
+def test_profile_set_maps_push_paths_and_keys(tmp_path: Path) -> None:
+    (tmp_path / "nb.toml").write_text(NB_SMOKE)
+    profiles = build_profiles({}, [tmp_path])
+    assert profiles.push_paths["acme-smoke"].name == "acme_nb_smoke"
+    assert profiles.push_keys["acme-cloud"].name == "acme_nb_smoke"
+    assert "acme-smoke" not in profiles.push_keys
+
+
+def test_push_path_and_key_claimed_twice_names_both_files(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text(NB_SMOKE)
+    (tmp_path / "b.toml").write_text(NB_SMOKE.replace('"acme_nb_smoke"', '"other"').replace('"acme-cloud"', '"k2"'))
+    with pytest.raises(ProfileFileError, match=r"b\.toml: push path 'acme-smoke' already used by .*a\.toml"):
+        load_profile_dirs([tmp_path])
+    (tmp_path / "b.toml").write_text(NB_SMOKE.replace('"acme_nb_smoke"', '"other"').replace('"acme-smoke"', '"p2"'))
+    with pytest.raises(ProfileFileError, match=r"b\.toml: push API key 'acme-cloud' already used by .*a\.toml"):
+        load_profile_dirs([tmp_path])
+
+
+def test_unmapped_fields_are_listed_once_per_payload() -> None:
+    text = NB_SMOKE.replace('ignore = ["type", "meta.fw"]',
+                            'records_field = "rec"\nignore = ["type", "meta.fw", "rec[].seq"]')
+    profile = load_profile_text(text, "nb.toml")
+    body = {"imei": "865067101234563", "type": "report", "rsrp": -95, "empty": None,
+            "meta": {"fw": "1.2", "hw": "B"}, "data": {"smoke": 0, "bat": 80, "snr": 12, "cells": [1, 2]},
+            "rec": [{"data": {"bat": 79}, "seq": 1, "q": 2}, {"seq": 2, "q": 3, "z": 1}]}
+    out = profile.decode_push(json.dumps(body).encode(), received_at=RX)
+    assert out[-1] == UnmappedFields(IMEI_KEY, ("rsrp", "meta.hw", "data.snr", "data.cells", "rec[].q", "rec[].z"),
+                                     RX, "acme_nb_smoke")
+    assert not any(isinstance(m, UnmappedFields) for m in out[:-1])
+    fully_mapped = {"imei": "865067101234563", "type": "x", "data": {"smoke": 1}}
+    assert not any(isinstance(m, UnmappedFields)
+                   for m in profile.decode_push(json.dumps(fully_mapped).encode(), received_at=RX))
+
+
+def test_unmapped_fields_follow_list_indices_and_are_capped(tmp_path: Path) -> None:
+    profile = load_profile_text('name = "l"\ntopics = ["l/{device}"]\n[[readings]]\nfield = "d.0.hr"\n'
+                                'metric = "heart_rate"\n', "l.toml")
+    out = decode(profile, {"d": [{"hr": 70, "x": 1}, {"hr": 71}], "gps": "none"}, topic="l/a")
+    assert out == [Reading("l:a", "heart_rate", 70.0, "bpm", RX, "l"),
+                   UnmappedFields("l:a", ("d.0.x", "d.1", "gps"), RX, "l")]
+    (unmapped,) = decode(profile, {f"f{i}": i for i in range(500)}, topic="l/a")
+    assert len(unmapped.fields) == MAX_UNMAPPED and unmapped.fields[0] == "f0"
+
+
+def test_status_topic_json_reports_unmapped_fields() -> None:
+    profile = load_profile_text('name = "s"\ntopics = ["s/{device}/up"]\n[[status]]\ntopic = "s/{device}/conn"\n'
+                                'field = "c"\nonline = ["up"]\noffline = ["down"]\n', "s.toml")
+    assert decode(profile, {"c": "up", "why": "boot"}, topic="s/a/conn") == [
+        DeviceStatus("s:a", Availability.ONLINE, RX, "s", "device"), UnmappedFields("s:a", ("why",), RX, "s")]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('name = "x"\ntopics = ["a/{device}"]\ntime_feild = "t"', r"x\.toml:3: unknown key 'time_feild'"),
+        ('name = "x"\ntopics = ["a/{device}"]\n\n[[events]]\nfield = "a"\nequals = 1\nkind = "sos"\n\n[[events]]\n'
+         'field = "b"\nequals = 1\nkind = "smoek"', r"x\.toml:12: \[\[events\]\] #2: kind 'smoek' is not an event"),
+        ('name = "x"\ntopics = ["a/{device}"]\n[[readings]]\nfield = "a"\nmetric = "battery"\nscale = "ten"',
+         r"x\.toml:6: \[\[readings\]\] #1: scale must be a number"),
+        ('name = "x"\ntopics = ["a/{device}"]\n[[readings]]\nfeild = "a"\nmetric = "battery"',
+         r"x\.toml:4: \[\[readings\]\] #1: unknown key 'feild'"),
+        ('name = "x"\ntopics = ["a/{device}"]\n[[readings]]\nfield = "a..b"\nmetric = "battery"',
+         r"x\.toml:4: .*dotted JSON path"),
+        ('name = "x"\n[push]\npath = "p"', r"x\.toml:2: \[push\]: .*set device_field"),
+        ('name = "x"\ndevice_field = "id"\n[push]\npath = "a/b"', r"x\.toml:4: \[push\]: path must be"),
+        ('name = "x"\ndevice_field = "id"\n[push]\napi_keys = "k"', r"x\.toml:4: \[push\]: api_keys must be a list"),
+        ('name = "x"\ndevice_field = "id"\n[push]\n', r"\[push\]: needs path and/or api_keys"),
+        ('name = "x"\ndevice_field = "id"', "missing key 'topics'"),
+        ('name = "x y"\ntopics = ["a/{device}"]', r"x\.toml:1: name must be"),
+        ('name = "x"\ntopics = ["a/{device}"]\n[[events]]\nfield = "a"\nis_true = "yes"\nkind = "sos"',
+         "is_true must be true or false"),
+        ('name = "x"\ntopics = ["a/{device}"]\n[status]\ntopic = "a/{device}/s"\nonline = "1"',
+         r"x\.toml:5: \[status\]: online must be a non-empty list"),
+    ],
+)
+def test_loader_errors_name_the_line_and_field(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "x.toml"
     path.write_text(text)
     with pytest.raises(ProfileFileError, match=message):

@@ -16,6 +16,7 @@ from device_drivers.model import (
     EventKind,
     EventState,
     Reading,
+    UnmappedFields,
 )
 from device_drivers.profiles.ha_discovery import HaDiscoveryProfile, TasmotaProfile, parse_value_template
 
@@ -57,7 +58,8 @@ def test_devices_md_sample_config() -> None:
             RX,
             "homeassistant",
             {"device_class": "battery", "entity": CONFIG_TOPIC},
-        )
+        ),
+        UnmappedFields(KEY, ("gas",), RX, "homeassistant"),  # no learnt entity reads it
     ]
     avail = p.decode("zigbee2mqtt/bridge/state", b'{"state":"offline"}', received_at=RX)
     assert avail == [DeviceStatus(KEY, Availability.OFFLINE, RX, "homeassistant", "availability")]
@@ -197,6 +199,7 @@ def test_tasmota_sensor_lwt_and_state() -> None:
         Reading(k, "temperature", 22.1, "degC", t, "tasmota"),
         Reading(k, "humidity", 45.0, "%", t, "tasmota"),
         Reading(k, "temperature_ds18b20", 21.5, "degC", t, "tasmota"),
+        UnmappedFields(k, ("AM2301.DewPoint",), t, "tasmota"),
     ]
     assert p.decode("tele/tasmota_1A2B3C/LWT", b"Offline", received_at=RX) == [
         DeviceStatus(k, Availability.OFFLINE, RX, "tasmota", "lwt")

@@ -14,6 +14,7 @@ from device_drivers.model import (
     EventKind,
     EventState,
     Reading,
+    UnmappedFields,
 )
 from device_drivers.profiles.builtin import decode_http_push
 from device_drivers.profiles.ctwing import CtwingProfile
@@ -180,6 +181,7 @@ def test_onenet_property_post() -> None:
     assert out == [
         DeviceEvent(k, EventKind.SMOKE, EventState.ACTIVE, 1_750_077_040.0, "onenet", {"Alarm_Status": 1}),
         Reading(k, "battery", 77.0, "%", 1_750_077_041.0, "onenet"),
+        UnmappedFields(k, ("unknown_prop",), RX, "onenet"),
     ]
 
 

@@ -20,6 +20,7 @@ from device_drivers.model import (
     EventKind,
     EventState,
     Reading,
+    UnmappedFields,
 )
 from device_drivers.profiles.builtin import EXAMPLES_DIR, build_profiles, decode_http_push
 
@@ -241,7 +242,7 @@ def check(result: object) -> None:
     """Assert that a decode result is a list of well-formed canonical messages."""
     assert type(result) is list
     for m in result:
-        assert isinstance(m, Reading | DeviceEvent | DeviceStatus | DeviceInfo | AccelBatch), m
+        assert isinstance(m, Reading | DeviceEvent | DeviceStatus | DeviceInfo | AccelBatch | UnmappedFields), m
         assert isinstance(m.device_key, str) and m.device_key
         assert math.isfinite(m.ts)
         if isinstance(m, Reading):
@@ -251,6 +252,8 @@ def check(result: object) -> None:
             assert type(m.detail) is dict
         elif isinstance(m, DeviceStatus):
             assert isinstance(m.availability, Availability)
+        elif isinstance(m, UnmappedFields):
+            assert m.fields and all(type(f) is str and f for f in m.fields), m
         elif isinstance(m, AccelBatch):
             assert m.xyz.dtype == np.float32 and m.xyz.shape == (len(m.t), 3)
             assert np.isfinite(m.t).all()

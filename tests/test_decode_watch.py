@@ -15,6 +15,7 @@ from device_drivers.model import (
     EventKind,
     EventState,
     Reading,
+    UnmappedFields,
 )
 from device_drivers.profiles.watch import WatchProfile
 
@@ -38,6 +39,7 @@ def test_heartbeat_sample_local_time_in_configured_zone() -> None:
         Reading(KEY, "battery", 67.0, "%", t, "watch"),
         Reading(KEY, "gps_satellites", 4.0, "count", t, "watch"),
         Reading(KEY, "steps", 999.0, "count", t, "watch"),
+        UnmappedFields(KEY, ("workingMode",), t, "watch"),
     ]
 
 

@@ -15,6 +15,7 @@ from device_drivers.model import (
     EventKind,
     EventState,
     Reading,
+    UnmappedFields,
 )
 from device_drivers.profiles.zigbee2mqtt import Zigbee2MqttProfile, guess_kind
 
@@ -170,6 +171,7 @@ def test_aqara_smoke_and_gas_densities() -> None:
     assert out == [
         ev("z2m:gas", EventKind.GAS, EventState.ACTIVE, field="gas"),
         rd("z2m:gas", "gas_lel", 12.0, "%LEL"),
+        UnmappedFields("z2m:gas", ("gas_sensitivity",), RX, "zigbee2mqtt"),  # a setting, not a measurement
     ]
 
 

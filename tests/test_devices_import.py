@@ -62,7 +62,7 @@ def test_import_mixed_good_and_bad_rows(store, tmp_path) -> None:
         "Sunrise Home,A,101,,toaster,,,,0x00124b0012345699,,,,,,,",  # 9
         ",A,101,,sos_button,,,,0x00124b00123456aa,,,,,,,",  # 10
         "Sunrise Home,,,,sos_button,,,,0x124b00,,,,,,,",  # 11
-        "Sunrise Home,,,,watch,,,,,,490154203237519,,,,,",  # 12
+        "Sunrise Home,,,,watch,,,,,,4901542032375x,,,,,",  # 12
         "Sunrise Home,,,,sos_button,,,,,,,12A4,001,,,",  # 13
         "Sunrise Home,,,,sos_button,,,,,,,1234,01,,,",  # 14
         "Sunrise Home,,,,sos_button,,,,,,,,,,,",  # 15
@@ -85,7 +85,7 @@ def test_import_mixed_good_and_bad_rows(store, tmp_path) -> None:
         "row 9: unknown kind 'toaster'",
         "row 10: missing site",
         "row 11: malformed IEEE address '0x124b00' (want 0x and 16 hex digits)",
-        "row 12: IMEI '490154203237519' fails the Luhn check digit",
+        "row 12: malformed IMEI '4901542032375x' (want 14-16 digits: IMEI, or IMEISV)",
         "row 13: malformed Contact ID account '12A4' (want 4 digits of 0-9, B-F)",
         "row 14: malformed Contact ID zone '01' (want 3 digits)",
         "row 15: no identifier (one of ieee_address, z2m_name, imei, cid_account, native_id)",

@@ -11,7 +11,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.hub_process import HubProcess
+from tests.hub_process import HubProcess, wait_for
 
 
 def _luhn_complete(body14: str) -> str:
@@ -93,15 +93,6 @@ def _pending_keys(hub: HubProcess) -> set[str]:
     return {p["device_key"] for p in hub.api.get("/api/devices/pending", timeout=5).json()}
 
 
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not true after {timeout} s")
-        time.sleep(0.05)
 
 
 def test_ctwing_smoke_alarm_is_recorded_before_the_200(hub):
@@ -119,7 +110,7 @@ def test_ctwing_smoke_alarm_is_recorded_before_the_200(hub):
     assert event["source"] == "ctwing" and event["detail"] == {"Alarm_Status": 1}
     print(f"\nCTWing smoke alarm: 200 after {elapsed * 1000:.0f} ms")
     # The readings of the same report reach the live state of the device.
-    state = _wait_for(lambda: next((d for d in hub.api.get("/api/devices/state").json()
+    state = wait_for(lambda: next((d for d in hub.api.get("/api/devices/state").json()
                                     if d["device_id"] == event["device_id"] and d.get("battery") is not None),
                                    None), 5, "battery in live state")
     assert state["battery"] == 87.0 and "smoke" in state["alarms"]
@@ -159,7 +150,7 @@ def test_unknown_imei_is_listed_as_pending_and_its_alarm_still_recorded(hub):
     # An alarm from an unbound detector is never dropped: recorded without a device, and listed pending.
     events = _events(hub, device_key=f"imei:{UNKNOWN_IMEI}", kind="smoke")
     assert len(events) == 1 and events[0]["device_id"] is None and events[0]["is_alarm"], events
-    _wait_for(lambda: f"imei:{UNKNOWN_IMEI}" in _pending_keys(hub), 5, "unknown IMEI pending")
+    wait_for(lambda: f"imei:{UNKNOWN_IMEI}" in _pending_keys(hub), 5, "unknown IMEI pending")
     pending = next(p for p in hub.api.get("/api/devices/pending").json()
                    if p["device_key"] == f"imei:{UNKNOWN_IMEI}")
     assert pending["source"] == "ctwing" and pending["first_topic"] == "http/ctwing"
@@ -179,5 +170,5 @@ def test_onenet_data_push_alarm_is_recorded_for_a_registered_device(hub):
     assert events[0]["device_id"] == created.json()["id"] and events[0]["source"] == "onenet"
     # Alarm_Status 7 (normal) clears it.
     assert _post(hub, "onenet", _onenet_push(ONENET_PID, ONENET_NAME, 7)).status_code == 200
-    _wait_for(lambda: [e for e in _events(hub, device_key=key, kind="smoke") if e["state"] == "cleared"], 5,
+    wait_for(lambda: [e for e in _events(hub, device_key=key, kind="smoke") if e["state"] == "cleared"], 5,
               "cleared smoke event")

@@ -16,7 +16,7 @@ import pytest
 
 from device_drivers import contact_id
 from firmware_sim.receiver import SimulatedReceiver
-from tests.hub_process import HubProcess
+from tests.hub_process import HubProcess, wait_for
 
 ACCOUNT, ZONE = "1234", "007"
 ZONE_KEY = f"cid:{ACCOUNT}:{ZONE}"
@@ -27,15 +27,6 @@ DEVICES_CSV = "\n".join([
 ]) + "\n"
 
 
-def _wait_for(predicate, timeout: float, what: str, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not true after {timeout} s")
-        time.sleep(interval)
 
 
 @pytest.fixture
@@ -47,7 +38,7 @@ def serial_hub(mosquitto, pty_pair, tmp_path):
     hub.start()
     try:
         # pyserial flushes the input buffer when it opens the port: write only once the hub has it open.
-        _wait_for(lambda: _receiver_stats(hub).get("port_open"), 10, "hub opened the serial port")
+        wait_for(lambda: _receiver_stats(hub).get("port_open"), 10, "hub opened the serial port")
         yield hub
     finally:
         hub.stop()
@@ -75,7 +66,7 @@ def test_receiver_records_are_acked_after_recording_naked_when_corrupt_and_found
         events = _zone_events(hub)
         sos = [e for e in events if e["kind"] == "sos" and e["detail"]["event_code"] == "101"]
         assert len(sos) == 1, events
-        assert sos[0]["is_alarm"] and sos[0]["state"] == "active"
+        assert sos[0]["is_alarm"] and sos[0]["state"] == "momentary"  # a press: nothing restores it
         assert sos[0]["device_id"] is not None, "zone 007 of account 1234 is registered"
         assert sos[0]["source"] == "contact_id"
         print(f"\nvalid record ACKed after {ack_s * 1000:.0f} ms")
@@ -106,3 +97,52 @@ def test_receiver_records_are_acked_after_recording_naked_when_corrupt_and_found
     assert rx.responses == [contact_id.ACK, contact_id.NAK, contact_id.ACK]
     # Exactly two alarm events for the zone: nothing duplicated, nothing from the corrupted record.
     assert len([e for e in _zone_events(hub) if e["is_alarm"]]) == 2
+
+
+PANEL_CSV = "\n".join([
+    "site,room,kind,vendor,model,cid_account,cid_zone,name,supervision_s",
+    f"Serial Home,101,receiver,Generic,Panel,{ACCOUNT},,Panel,86400",
+    f"Serial Home,101,sos_button,Generic,Pendant,{ACCOUNT},{ZONE},Pendant zone 7,86400",
+]) + "\n"
+
+
+@pytest.fixture
+def watched_hub(mosquitto, pty_pair, tmp_path):
+    hub = HubProcess(tmp_path / "hub-watched", mqtt_port=mosquitto.port,
+                     client_id=f"hub-watched-{uuid.uuid4().hex[:8]}",
+                     extra_env={"CAREHUB_SERIAL_PORTS": json.dumps([pty_pair.hub_end]),
+                                "CAREHUB_RECEIVER_HEARTBEAT_TIMEOUT": "2"})
+    hub.import_devices(PANEL_CSV)
+    hub.start()
+    try:
+        wait_for(lambda: _receiver_stats(hub).get("port_open"), 10, "hub opened the serial port")
+        yield hub
+    finally:
+        hub.stop()
+
+
+def _alerts(hub: HubProcess) -> list[dict]:
+    return hub.api.get("/api/alerts", timeout=5).json()
+
+
+def test_system_inactivity_of_the_panel_alerts_and_the_receiver_link_is_no_pending_device(watched_hub, pty_pair):
+    hub = watched_hub
+    devices = {d["name"]: d["id"] for d in hub.api.get("/api/devices", timeout=5).json()}
+    with SimulatedReceiver(pty_pair.device_end, retries=0) as rx:
+        assert rx.send_heartbeat()
+        # 654 system inactivity is a panel event: zone 000 is the panel `cid:1234`, not a zone "000".
+        assert rx.send_event(ACCOUNT, "654", "E", "01", "000"), f"not ACKed: {rx.responses}"
+    event = wait_for(lambda: [e for e in hub.api.get(
+        "/api/events", params={"device_key": f"cid:{ACCOUNT}", "limit": 100}, timeout=5).json()
+        if e["detail"].get("event_code") == "654"], 5, "654 recorded for the panel")[0]
+    assert event["kind"] == "inactivity" and event["device_id"] == devices["Panel"], event
+    inactivity = wait_for(lambda: [a for a in _alerts(hub) if a["type"] == "inactivity"], 5, "inactivity alert")
+    assert inactivity[0]["device_key"] == f"cid:{ACCOUNT}" and inactivity[0]["priority"] == 2
+    assert inactivity[0]["site_id"] is not None  # the bound panel's place travels with the alert
+
+    # No heartbeat for 2 s: the link is down, an alert of its own, and still no pending device.
+    offline = wait_for(lambda: [a for a in _alerts(hub) if a["type"] == "device_offline"], 8, "link-down alert")
+    assert offline[0]["device_key"].startswith("receiver:")
+    time.sleep(1.0)  # a wrongly noted pending row would be written at once; leave it the time
+    pending = [p["device_key"] for p in hub.api.get("/api/devices/pending", timeout=5).json()]
+    assert not [key for key in pending if key.startswith("receiver:") or key.startswith("cid:")], pending

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from firmware_sim.receiver import SimulatedReceiver
-from tests.hub_process import HubProcess
+from tests.hub_process import HubProcess, wait_for
 
 SUPERVISION_S = 4.0
 MAX_LAG_S = 10.0
@@ -52,27 +52,18 @@ def _availability_events(hub: HubProcess, device_id: int, state: str, since: flo
     return [e for e in events if e["device_id"] == device_id and e["state"] == state]
 
 
-def _wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not true after {timeout} s")
-        time.sleep(interval)
 
 
 def test_silent_sos_button_is_reported_offline_within_10_s_of_its_deadline(hub, mosquitto):
     _pub(mosquitto.port, f"zigbee2mqtt/{SOS_NAME}", '{"battery":95,"voltage":3000,"linkquality":80}')
-    state = _wait_for(lambda: (s := _device_state(hub, "SOS room 7"))["availability"] == "online"
+    state = wait_for(lambda: (s := _device_state(hub, "SOS room 7"))["availability"] == "online"
                       and s["battery"] == 95 and s, 5, "SOS button online")
     device_id, last_seen = state["device_id"], state["last_seen"]
     assert state["supervision_s"] == SUPERVISION_S
     deadline = last_seen + SUPERVISION_S
 
     # Stay silent; the hub must notice on its own.
-    events = _wait_for(lambda: _availability_events(hub, device_id, "offline", last_seen), SUPERVISION_S + MAX_LAG_S
+    events = wait_for(lambda: _availability_events(hub, device_id, "offline", last_seen), SUPERVISION_S + MAX_LAG_S
                        + 5, "offline availability event", interval=0.05)
     seen_at = time.time()
     assert len(events) == 1, events
@@ -89,7 +80,7 @@ def test_silent_sos_button_is_reported_offline_within_10_s_of_its_deadline(hub, 
     # It speaks again: an "online" availability event, and it is online in the live state.
     spoke = time.time()
     _pub(mosquitto.port, f"zigbee2mqtt/{SOS_NAME}", '{"battery":94,"voltage":3000,"linkquality":78}')
-    online = _wait_for(lambda: _availability_events(hub, device_id, "online", offline["ts"]), 5, "online event")
+    online = wait_for(lambda: _availability_events(hub, device_id, "online", offline["ts"]), 5, "online event")
     print(f"SOS button: back online in the API after {time.time() - spoke:.2f} s")
     assert len(online) == 1 and online[0]["ts"] >= offline["ts"], online
     assert _device_state(hub, "SOS room 7")["availability"] == "online"
@@ -98,18 +89,18 @@ def test_silent_sos_button_is_reported_offline_within_10_s_of_its_deadline(hub, 
 def test_zigbee2mqtt_availability_offline_is_the_device_state(hub, mosquitto):
     topic = f"zigbee2mqtt/{SMOKE_NAME}/availability"
     _pub(mosquitto.port, topic, '{"state":"online"}', retain=True)
-    state = _wait_for(lambda: (s := _device_state(hub, "Smoke room 7"))["availability"] == "online" and s, 5,
+    state = wait_for(lambda: (s := _device_state(hub, "Smoke room 7"))["availability"] == "online" and s, 5,
                       "smoke detector online")
     since = time.time() - 1
     _pub(mosquitto.port, topic, '{"state":"offline"}', retain=True)
-    state = _wait_for(lambda: (s := _device_state(hub, "Smoke room 7"))["availability"] == "offline" and s, 5,
+    state = wait_for(lambda: (s := _device_state(hub, "Smoke room 7"))["availability"] == "offline" and s, 5,
                       "smoke detector offline")
     assert state["reason"] == "availability"
-    events = _wait_for(lambda: _availability_events(hub, state["device_id"], "offline", since), 5, "offline event")
+    events = wait_for(lambda: _availability_events(hub, state["device_id"], "offline", since), 5, "offline event")
     assert events[0]["source"] == "zigbee2mqtt"
     # Legacy plain-text form brings it back.
     _pub(mosquitto.port, topic, "online", retain=True)
-    _wait_for(lambda: _device_state(hub, "Smoke room 7")["availability"] == "online", 5, "smoke detector online")
+    wait_for(lambda: _device_state(hub, "Smoke room 7")["availability"] == "online", 5, "smoke detector online")
     _pub(mosquitto.port, topic, "", retain=True)  # clear the retained message on the shared broker
 
 
@@ -121,7 +112,7 @@ def test_silent_receiver_link_is_reported_offline_within_10_s_of_its_heartbeat_d
                                  "CAREHUB_RECEIVER_HEARTBEAT_TIMEOUT": str(heartbeat_timeout)})
     proc.start()
     try:
-        _wait_for(lambda: httpx.get(f"{proc.url}/healthz").json()["receivers"][0]["port_open"], 10, "port open")
+        wait_for(lambda: httpx.get(f"{proc.url}/healthz").json()["receivers"][0]["port_open"], 10, "port open")
         key = "receiver:" + pty_pair.hub_end.rsplit("/", 1)[1]
 
         def link_events(state: str, since: float) -> list[dict]:
@@ -133,9 +124,9 @@ def test_silent_receiver_link_is_reported_offline_within_10_s_of_its_heartbeat_d
             sent = time.time()
             assert rx.send_heartbeat()
             acked = time.time()
-            _wait_for(lambda: link_events("online", sent - 1), 5, "receiver link online")
+            wait_for(lambda: link_events("online", sent - 1), 5, "receiver link online")
             # The receiver now stays silent: no heartbeat, no record.
-            events = _wait_for(lambda: link_events("offline", sent), heartbeat_timeout + MAX_LAG_S + 5,
+            events = wait_for(lambda: link_events("offline", sent), heartbeat_timeout + MAX_LAG_S + 5,
                                "receiver link offline")
             seen_at = time.time()
             earliest, latest = sent + heartbeat_timeout, acked + heartbeat_timeout
@@ -149,7 +140,7 @@ def test_silent_receiver_link_is_reported_offline_within_10_s_of_its_heartbeat_d
             # A heartbeat brings the link back.
             back = time.time()
             assert rx.send_heartbeat()
-            _wait_for(lambda: link_events("online", back - 0.01), 5, "receiver link online again")
+            wait_for(lambda: link_events("online", back - 0.01), 5, "receiver link online again")
             assert httpx.get(f"{proc.url}/healthz").json()["receivers"][0]["link_up"]
     finally:
         proc.stop()

@@ -79,7 +79,7 @@ def test_valid_record_yields_event_then_ack(hub: ContactIdReceiver, device: Simu
     assert len(events) == 1  # on_message returned before the ACK was written
     event = events[0]
     assert event.device_key == "cid:1234:007"
-    assert (event.kind, event.state) == (EventKind.SOS, EventState.ACTIVE)
+    assert (event.kind, event.state) == (EventKind.SOS, EventState.MOMENTARY)  # a press
     assert event.detail["receiver"] == "01" and event.detail["raw"] == "5011 181234E10101007"
     assert hub.stats()["records_ok"] == 1
 
@@ -108,7 +108,7 @@ def test_noise_between_records_does_not_lose_the_next(hub: ContactIdReceiver, de
     device.send_noise(b"\r\n")
     assert device.send_event("1234", "162", "E", "02", "004")
     assert [(e.kind, e.state) for e in inbox.events()] == [
-        (EventKind.SOS, EventState.ACTIVE),
+        (EventKind.SOS, EventState.MOMENTARY),
         (EventKind.SOS, EventState.CLEARED),
         (EventKind.CO, EventState.ACTIVE),
     ]
@@ -154,6 +154,10 @@ def test_supervision_with_injected_clock(pty_pair: servers.PtyPair, device: Simu
         assert device.send_heartbeat()
         assert [s.availability for s in inbox.statuses()] == [
             Availability.ONLINE, Availability.OFFLINE, Availability.ONLINE]
+        # The link is no registered device: "supervision lost" and its restore carry the alert.
+        assert [(e.device_key, e.kind, e.state) for e in inbox.events()] == [
+            ("receiver:ttyHUB", EventKind.SUPERVISION_LOST, EventState.ACTIVE),
+            ("receiver:ttyHUB", EventKind.SUPERVISION_LOST, EventState.CLEARED)]
     finally:
         hub.stop()
 
@@ -183,7 +187,10 @@ def test_reconnects_when_the_port_comes_back(pty_pair: servers.PtyPair, hub: Con
         assert again.hub_end == pty_pair.hub_end
         with SimulatedReceiver(again.device_end, ack_timeout=2.0, retries=5) as sim:
             assert sim.send_event("1234", "101", "R", "01", "001")
-        assert [e.state for e in inbox.events()] == [EventState.ACTIVE, EventState.CLEARED]
+        zone = [e for e in inbox.events() if e.device_key == "cid:1234:001"]
+        assert [e.state for e in zone] == [EventState.MOMENTARY, EventState.CLEARED]
+        link = [e.state for e in inbox.events() if e.kind == EventKind.SUPERVISION_LOST]
+        assert link == [EventState.ACTIVE, EventState.CLEARED]  # port lost, then back
         assert hub.stats()["reconnects"] == 1
         assert inbox.statuses()[-1].availability == Availability.ONLINE
     finally:

@@ -136,3 +136,62 @@ def test_a_flapping_device_keeps_one_open_order_and_one_open_hazard_with_each_re
     env.detect(DetectionType.FIRE, device="z2m:smoke-1")
     levels = sorted(h["level"] for h in env.client.get("/api/hazards", headers=op).json())
     assert levels == ["orange", "red"]
+
+
+def _resolve(env, headers, alert_id: int) -> None:
+    response = env.client.post(f"/api/alerts/{alert_id}/resolve", headers=headers,
+                               json={"outcome": "false_alarm", "note": "pressed by mistake, resident fine"})
+    assert response.status_code == 200, response.text
+
+
+def test_resolving_an_alert_cancels_its_untaken_order_but_a_taken_order_stays_as_its_own_work(env):
+    op = env.login("disp")
+    env.detect(DetectionType.SOS, device="z2m:sos-1")
+    (first,) = env.client.get("/api/alerts", headers=op).json()
+    _resolve(env, op, first["id"])
+    (order,) = env.client.get("/api/workorders", headers=op, params={"alert_id": first["id"]}).json()
+    assert order["status"] == "cancelled" and f"alert #{first['id']} resolved" in order["cancel_reason"]
+
+    env.clock.now += 600
+    env.detect(DetectionType.SOS, device="z2m:sos-1")
+    (second,) = env.client.get("/api/alerts", headers=op).json()
+    (taken,) = env.client.get("/api/workorders", headers=op, params={"alert_id": second["id"]}).json()
+    assert env.client.post(f"/api/workorders/{taken['id']}/dispatch", headers=op,
+                           json={"assignee": "care"}).status_code == 200
+    _resolve(env, op, second["id"])
+    assert env.client.get(f"/api/workorders/{taken['id']}", headers=op).json()["status"] == "dispatched"
+
+    # A later SOS from the same button is a new incident: its own order, not a recurrence on the taken one.
+    env.clock.now += 600
+    env.detect(DetectionType.SOS, device="z2m:sos-1")
+    (third,) = env.client.get("/api/alerts", headers=op).json()
+    (own,) = env.client.get("/api/workorders", headers=op, params={"alert_id": third["id"]}).json()
+    assert own["id"] != taken["id"] and own["status"] == "pending"
+
+
+def test_a_resolved_device_alert_leaves_its_repair_open(env):
+    op = env.login("safety")
+    env.detect(DetectionType.BATTERY_LOW, device="z2m:smoke-1")
+    (alert,) = env.client.get("/api/alerts", headers=op).json()
+    _resolve(env, op, alert["id"])
+    (order,) = env.client.get("/api/workorders", headers=op, params={"alert_id": alert["id"]}).json()
+    assert (order["type"], order["status"]) == ("maintenance", "pending")
+
+
+def test_a_single_smoke_alarm_opens_a_red_hazard_and_the_rooms_confirmed_fire_joins_it(env):
+    from hub.detect.detection import Detection
+
+    with env.hub.session_factory() as session, session.begin():
+        from hub.devices import service as registry
+        room = registry.get_or_create_room(db_session=session, site_id=env.ids["north"], building="A", name="101")
+        room_id = room.id
+    for dtype, subject, device in ((DetectionType.FIRE_SUSPECTED, "z2m:smoke-1", "z2m:smoke-1"),
+                                   (DetectionType.FIRE, f"room:{room_id}", None)):
+        env.hub.detections._emit([Detection(type=dtype, subject=subject, t=env.clock.now, device_key=device,
+                                            site_id=env.ids["north"], room_id=room_id)])
+    env.hub.detections.flush()
+    op = env.login("safety")
+    (hazard,) = env.client.get("/api/hazards", headers=op).json()
+    assert (hazard["level"], hazard["category"], hazard["device_key"]) == ("red", "fire", "z2m:smoke-1")
+    history = env.client.get(f"/api/hazards/{hazard['id']}", headers=op).json()["history"]
+    assert [h["action"] for h in history].count("hazard.recurred") == 1

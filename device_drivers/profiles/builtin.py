@@ -8,7 +8,7 @@ from pathlib import Path
 from device_drivers.json_payload import parse_object
 from device_drivers.model import DecodeError, Message
 from device_drivers.profiles.ctwing import CtwingProfile
-from device_drivers.profiles.declarative import load_profile_dirs
+from device_drivers.profiles.declarative import DeclarativeProfile, load_profile_dirs
 from device_drivers.profiles.ha_discovery import HaDiscoveryProfile, TasmotaProfile
 from device_drivers.profiles.native import NativeProfile
 from device_drivers.profiles.onenet import OneNetProfile
@@ -49,10 +49,26 @@ def build_profiles(topic_roots: dict[str, str], profile_dirs: list[Path], *,
         OneNetProfile(roots["onenet"]),
         WatchProfile(roots["watch"], tz=local_tz),
     ]
-    others = list(profiles)
-    profiles.append(HaDiscoveryProfile(roots["homeassistant"],
-                                       claimed_elsewhere=lambda topic: any(p.matches(topic) for p in others)))
-    return ProfileSet(profiles)
+    profiles.append(HaDiscoveryProfile(roots["homeassistant"]))
+    return _assemble(profiles)
+
+
+def reload_declarative(current: ProfileSet, profile_dirs: list[Path]) -> ProfileSet:
+    """Return a new set with the declarative files re-read; built-in profiles carry over with what they learnt.
+
+    Raises ProfileFileError (and `current` stays valid) when any file fails: a directory applies as a whole.
+    """
+    declarative: list[Profile] = [*load_profile_dirs(profile_dirs, reserved_names=BUILTIN_NAMES)]
+    return _assemble(declarative + [p for p in current.profiles if not isinstance(p, DeclarativeProfile)])
+
+
+def _assemble(profiles: list[Profile]) -> ProfileSet:
+    # Home Assistant discovery comes last and must not list learnt topics another profile owns.
+    others = [p for p in profiles if not isinstance(p, HaDiscoveryProfile)]
+    for ha in profiles:
+        if isinstance(ha, HaDiscoveryProfile):
+            ha.claimed_elsewhere = lambda topic: any(p.matches(topic) for p in others)
+    return ProfileSet(others + [p for p in profiles if isinstance(p, HaDiscoveryProfile)])
 
 
 def decode_http_push(platform: str, body: bytes, *, received_at: float) -> list[Message]:

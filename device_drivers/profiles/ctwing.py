@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from device_drivers.identity import imei_key
 from device_drivers.json_payload import device_time, epoch_seconds, parse_object
 from device_drivers.model import (
     Availability,
@@ -13,20 +14,17 @@ from device_drivers.model import (
     Message,
 )
 from device_drivers.profiles.nbiot_fields import decode_vendor_fields
+from device_drivers.unmapped import Unmapped
 
 DATA_TYPES = frozenset({"dataReport", "eventReport"})
+# envelope bookkeeping (ids, times, routing, message type): consumed; any other envelope field is reported
+ENVELOPE_KEYS = frozenset({"deviceId", "IMEI", "imei", "IMSI", "productId", "timestamp", "messageType", "protocol",
+                           "payload", "tenantId", "serviceId", "upPacketSN", "upDataSN", "topic", "assocAssetId",
+                           "deviceType", "eventType", "eventSN", "deviceSn", "serviceType"})
+PAYLOAD_KEYS = frozenset({"serviceData", "serviceId", "serviceType", "eventType"})
 # platform notifications that carry nothing the hub acts on
 IGNORED_TYPES = frozenset({"commandResponse", "deviceAdded", "deviceDeleted", "deviceInfoChangeReport",
                            "dataReportTupUnion"})
-
-
-def imei_key(value: Any) -> str | None:
-    """Return "imei:<IMEI>" for a 14-16 digit IMEI (string, or a JSON integer), else None."""
-    if type(value) is int and 0 < value < 10**16:
-        value = str(value)
-    if type(value) is str and 14 <= len(value) <= 16 and value.isdigit() and value.isascii():
-        return "imei:" + value
-    return None
 
 
 class CtwingProfile:
@@ -71,12 +69,14 @@ class CtwingProfile:
             if type(device_id) is not str or not 0 < len(device_id) <= 64:
                 raise DecodeError("missing_field", "IMEI/deviceId")
             key = "ctwing:" + device_id
+        unmapped = Unmapped()
+        unmapped.extra(env, ENVELOPE_KEYS)
         if mtype == "deviceOnlineOfflineReport":
             event_type = env.get("eventType")
             if event_type not in (0, 1):
                 raise DecodeError("bad_value", "eventType")
             avail = Availability.ONLINE if event_type == 1 else Availability.OFFLINE
-            return [DeviceStatus(key, avail, ts, self.name, "platform")]
+            return [DeviceStatus(key, avail, ts, self.name, "platform"), *unmapped.message(key, ts, self.name)]
         if mtype not in DATA_TYPES:
             raise DecodeError("unsupported_message", mtype[:40])
         if service_data is None:
@@ -84,5 +84,9 @@ class CtwingProfile:
         if "APPdata" in service_data:
             # transparent binary: only a vendor-specific decoder could read it (docs/profiles.md)
             raise DecodeError("opaque_payload", str(env.get("productId", ""))[:40])
+        if service_data is not body:
+            unmapped.extra(body, PAYLOAD_KEYS, "payload.")
         hazard = self.product_hazards.get(str(env.get("productId", "")), EventKind.SMOKE)
-        return decode_vendor_fields(key, service_data, ts=ts, source=self.name, hazard=hazard)
+        out = decode_vendor_fields(key, service_data, ts=ts, source=self.name, hazard=hazard, unmapped=unmapped)
+        out.extend(unmapped.message(key, ts, self.name))
+        return out

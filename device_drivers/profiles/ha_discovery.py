@@ -29,6 +29,7 @@ from device_drivers.model import (
     Message,
     Reading,
 )
+from device_drivers.unmapped import Unmapped
 
 MAX_ENTITIES = 20_000  # retained configs are broker state anyone may write: bound what we learn
 ABBREVIATIONS = {  # the subset of HA's discovery abbreviations this profile reads
@@ -181,6 +182,14 @@ class HaDiscoveryProfile:
         out: list[Message] = []
         for entity in entities or ():
             out.extend(self._state(entity, _extract(entity.path or (), raw, parsed), received_at))
+        if type(parsed) is dict:
+            # a JSON state topic: keys no learnt entity reads are reported (their entities, if any, are not
+            # of a supported kind and were reported when their config arrived)
+            read = {p.path[0] for p in (*(entities or ()), *(avail or ())) if p.path}
+            unmapped = Unmapped()
+            unmapped.extra(parsed, read)
+            owner = (entities or avail)[0].device_key
+            out.extend(unmapped.message(owner, received_at, self.name))
         for entry in avail or ():
             value = jinja_str(_extract(entry.path or (), raw, parsed))
             if value == entry.available:
@@ -267,9 +276,16 @@ class HaDiscoveryProfile:
             self.by_state_topic.setdefault(state_topic, []).append(entity)
         self._learn_availability(topic, key, cfg, topic_of)
         model = _str(device, "model_id") or _str(device, "model")
-        return [DeviceInfo(key, received_at, self.name, vendor=_str(device, "manufacturer"), model=model,
-                           kind=KIND_BY_CLASS.get(device_class, ""), name=_str(device, "name"),
-                           aliases=aliases)]
+        out: list[Message] = [DeviceInfo(key, received_at, self.name, vendor=_str(device, "manufacturer"),
+                                         model=model, kind=KIND_BY_CLASS.get(device_class, ""),
+                                         name=_str(device, "name"), aliases=aliases)]
+        if state_topic and not (supported and entity.path is not None) and not self.claimed_elsewhere(state_topic):
+            # an entity whose value the hub cannot read (kind or template unsupported): say so on the device;
+            # topics another profile owns are decoded, and their unknown keys reported, there
+            unmapped = Unmapped()
+            unmapped.add(".".join(entity.path) if entity.path else f"{component}.{parts[-2]}")
+            out.extend(unmapped.message(key, received_at, self.name))
+        return out
 
     def _learn_availability(self, topic: str, key: str, cfg: dict[str, Any],
                             topic_of: Callable[[Any], str]) -> None:
@@ -326,6 +342,9 @@ TASMOTA_READINGS = {
     "Temperature": ("temperature", "degC"), "Humidity": ("humidity", "%"),
     "CarbonDioxide": ("co2_ppm", "ppm"), "eCO2": ("co2_ppm", "ppm"),
 }
+TASMOTA_SENSOR_KEYS = frozenset({"Time", "TempUnit", "PressureUnit", "SpeedUnit"})  # units are applied, not stored
+TASMOTA_STATE_KEYS = frozenset({"Time", "Uptime", "UptimeSec", "Heap", "SleepMode", "Sleep", "LoadAvg", "MqttCount",
+                                "Wifi", "Berry", "Hostname", "IPAddress"})  # device bookkeeping; Wifi.Signal is read
 TASMOTA_TIME_MAX_AGE = 3600.0  # Tasmota's Time is local without a zone: only trust it when close
 
 
@@ -361,20 +380,27 @@ class TasmotaProfile:
             return []
         obj = parse_object(payload)
         ts = self._time(obj.get("Time"), received_at)
+        unmapped = Unmapped()
+        out: list[Message] = []
         if suffix == "STATE":
+            unmapped.extra(obj, TASMOTA_STATE_KEYS)
             wifi = obj.get("Wifi")
             if type(wifi) is dict and wifi.get("Signal") is not None:
-                return [Reading(key, "rssi", number(wifi["Signal"], "Wifi.Signal"), "dBm", ts, self.name)]
-            return []
+                out.append(Reading(key, "rssi", number(wifi["Signal"], "Wifi.Signal"), "dBm", ts, self.name))
+            out.extend(unmapped.message(key, ts, self.name))
+            return out
         fahrenheit = obj.get("TempUnit") == "F"
-        out: list[Message] = []
         seen: set[str] = set()
         for sensor, values in obj.items():
             if type(values) is not dict:
+                if values is not None and sensor not in TASMOTA_SENSOR_KEYS:
+                    unmapped.add(sensor)
                 continue
             for field, value in values.items():
                 spec = TASMOTA_READINGS.get(field)
                 if spec is None or value is None:
+                    if value is not None and field != "Id":  # Id: a DS18B20's ROM code, bookkeeping
+                        unmapped.add(f"{sensor}.{field}")
                     continue
                 v = number(value, f"{sensor}.{field}")
                 if field == "Temperature" and fahrenheit:
@@ -382,6 +408,7 @@ class TasmotaProfile:
                 metric = spec[0] if spec[0] not in seen else f"{spec[0]}_{sensor.lower()}"
                 seen.add(spec[0])
                 out.append(Reading(key, metric, v, spec[1], ts, self.name))
+        out.extend(unmapped.message(key, ts, self.name))
         return out
 
     def _time(self, value: Any, received_at: float) -> float:

@@ -28,6 +28,7 @@ from device_drivers.model import (
     Message,
     Reading,
 )
+from device_drivers.unmapped import Unmapped
 
 ACCEL_HEADER = struct.Struct("<2sBBdHHH")  # magic, version, flags, t0, rate_hz, n, scale: 18 bytes
 ACCEL_MAGIC = b"CA"
@@ -38,6 +39,13 @@ CHANNELS = frozenset({"telemetry", "event", "status", "accel"})
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
 _EVENT_KINDS = {k.value: k for k in EventKind}
 _EVENT_STATES = {s.value: s for s in EventState}
+# top-level keys per channel (docs/protocol.md); any other key is reported unmapped
+CHANNEL_KEYS = {
+    "telemetry": frozenset({"v", "ts", "seq", "readings"}),
+    "event": frozenset({"v", "ts", "seq", "event", "state", "detail"}),
+    "status": frozenset({"v", "ts", "seq", "status", "reason"}),
+    "accel": frozenset({"v", "ts", "seq", "t0", "hz", "xyz"}),
+}
 
 
 def _metric_ok(name: str) -> bool:
@@ -80,7 +88,9 @@ class NativeProfile:
         if channel == "accel":
             if payload[:2] == ACCEL_MAGIC:
                 return [decode_accel_binary(key, payload, received_at=received_at, source=self.name)]
-            return [self._accel_json(key, payload, received_at)]
+            obj = parse_object(payload)
+            batch = self._accel_json(key, obj, received_at)
+            return _with_unmapped([batch], obj, channel, key, batch.ts, self.name)
         if channel not in CHANNELS:
             raise DecodeError("unknown_topic", channel[:40])
         obj = parse_object(payload)
@@ -90,10 +100,12 @@ class NativeProfile:
         if raw_ts is not None:
             ts = device_time(number(raw_ts, "ts"), received_at)
         if channel == "telemetry":
-            return self._telemetry(key, obj, ts)
-        if channel == "event":
-            return [self._event(key, obj, ts)]
-        return [self._status(key, obj, ts)]
+            out = self._telemetry(key, obj, ts)
+        elif channel == "event":
+            out = [self._event(key, obj, ts)]
+        else:
+            out = [self._status(key, obj, ts)]
+        return _with_unmapped(out, obj, channel, key, ts, self.name)
 
     def _telemetry(self, key: str, obj: dict[str, Any], ts: float) -> list[Message]:
         readings = require(obj, "readings")
@@ -140,8 +152,7 @@ class NativeProfile:
         reason = string(obj.get("reason", ""), "reason")[:200]
         return DeviceStatus(key, avail, ts, self.name, reason)
 
-    def _accel_json(self, key: str, payload: bytes, received_at: float) -> AccelBatch:
-        obj = parse_object(payload)
+    def _accel_json(self, key: str, obj: dict[str, Any], received_at: float) -> AccelBatch:
         _version(obj)
         hz = number(require(obj, "hz"), "hz")
         if not 0 < hz <= ACCEL_MAX_HZ:
@@ -161,6 +172,17 @@ class NativeProfile:
         t0 = _accel_t0(number(require(obj, "t0"), "t0"), (n - 1) / hz, received_at)
         t = t0 + np.arange(n, dtype=np.float64) / hz
         return AccelBatch(key, t, xyz, self.name)
+
+
+def _with_unmapped(out: list[Message], obj: dict[str, Any], channel: str, key: str, ts: float,
+                   source: str) -> list[Message]:
+    """Append an UnmappedFields for top-level keys the channel does not define (telemetry names are all kept)."""
+    known = CHANNEL_KEYS[channel]
+    if all(k in known for k in obj):
+        return out
+    unmapped = Unmapped()
+    unmapped.extra(obj, known)
+    return out + unmapped.message(key, ts, source)
 
 
 def _accel_t0(t0: float, span: float, received_at: float) -> float:

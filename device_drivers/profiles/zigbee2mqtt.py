@@ -26,6 +26,7 @@ from device_drivers.model import (
     Message,
     Reading,
 )
+from device_drivers.unmapped import Unmapped
 
 BRIDGE_DEVICES_LIMIT = 4 * 1024 * 1024  # the retained device list of a 200-device network is ~1-2 MB
 
@@ -66,6 +67,10 @@ SOS_ACTIONS = frozenset({"emergency", "sos", "panic"})
 # models whose every action is an SOS press (HEIMAN HS1EB: off/single/double/hold)
 SOS_MODELS = frozenset({"HS1EB", "HS1EB-E", "HS1EB/HS1EB-E", "TS0215A_sos", "SOS-EF-3.0"})
 IGNORED_SUFFIXES = ("/set", "/get")
+# state keys consumed without a reading: bookkeeping (times, the device block `include_device_information`
+# adds, IAS zone enrolment), OTA status, and keys the loop handles itself; every other key is reported unmapped
+CONSUMED = frozenset({"last_seen", "elapsed", "device", "enrolled", "update", "update_available", "action", "sos",
+                      *SELF_TEST_KEYS, *FALL_KEYS})
 
 # every state key a decoder rule knows -> (rule, its table entry): one dict lookup per key on the hot path
 _NUMBER, _BOOL_READING, _BOOL_EVENT = range(3)
@@ -212,6 +217,7 @@ class Zigbee2MqttProfile:
         testing = obj.get("test") is True or obj.get("selftest") is True
         suppressed: dict[str, bool] = {}
         source = self.name
+        unmapped = Unmapped()
         for k, v in obj.items():
             if v is None:
                 continue
@@ -239,6 +245,8 @@ class Zigbee2MqttProfile:
                 if boolean(v, k):
                     out.append(DeviceEvent(key, EventKind.SOS, EventState.MOMENTARY, ts, self.name,
                                            {"field": k}))
+            elif k not in CONSUMED:
+                unmapped.add(k)
         for k in SELF_TEST_KEYS:
             v = obj.get(k)
             if type(v) is bool:  # selftest can also be a write-only trigger ("" / null): ignore those
@@ -248,6 +256,8 @@ class Zigbee2MqttProfile:
                     detail["suppressed"] = suppressed
                 out.append(DeviceEvent(key, EventKind.SELF_TEST, state, ts, self.name, detail))
                 break
+        if unmapped.names:
+            out.extend(unmapped.message(key, ts, source))
         return out
 
     def _fall(self, key: str, field: str, value: str, ts: float) -> list[Message]:

@@ -16,7 +16,7 @@ import serial
 
 from device_drivers import contact_id
 from device_drivers.contact_id import Frame, Heartbeat, RecordFramer
-from device_drivers.model import Availability, DeviceStatus, Message
+from device_drivers.model import Availability, DeviceEvent, DeviceStatus, EventKind, EventState, Message
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class ContactIdReceiver:
         read_timeout: float = 0.1,
     ) -> None:
         self.port = port
-        self.device_key = f"receiver:{receiver_id or os.path.basename(port)}"
+        self.device_key = f"{contact_id.RECEIVER_KEY_PREFIX}{receiver_id or os.path.basename(port)}"
         self._on_message = on_message
         self._baudrate = baudrate
         self._heartbeat_timeout = heartbeat_timeout
@@ -194,12 +194,22 @@ class ContactIdReceiver:
         with self._lock:
             if self._link == (availability, reason):
                 return
+            was_down = self._link is not None and self._link[0] == Availability.OFFLINE
             self._link = (availability, reason)
-        status = DeviceStatus(self.device_key, availability, self._wall_clock(), contact_id.SOURCE, reason)
+        now = self._wall_clock()
+        messages: list[Message] = [DeviceStatus(self.device_key, availability, now, contact_id.SOURCE, reason)]
+        # The link is no registered device, so its status alone raises nothing: the receiver also says
+        # "supervision lost" (and its restore), which becomes a device_offline alert for the link.
+        if availability == Availability.OFFLINE:
+            messages.append(DeviceEvent(self.device_key, EventKind.SUPERVISION_LOST, EventState.ACTIVE, now,
+                                        contact_id.SOURCE, {"reason": reason, "port": self.port}))
+        elif was_down:
+            messages.append(DeviceEvent(self.device_key, EventKind.SUPERVISION_LOST, EventState.CLEARED, now,
+                                        contact_id.SOURCE, {"port": self.port}))
         try:
-            self._on_message([status])
+            self._on_message(messages)
         except Exception:
-            log.exception("on_message failed for link status %s", status)
+            log.exception("on_message failed for link status %s", messages[0])
 
     def _count(self, name: str) -> None:
         with self._lock:

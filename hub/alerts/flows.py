@@ -17,6 +17,9 @@ from hub.detect.models import DetectionRecord
 # change is "raised", "repeated" or "cleared". Work orders, hazards and escalation attach here, so an alert
 # and what it causes are committed together or not at all.
 AlertHook = Callable[[Session, Alert, DetectionRecord, str], None]
+# Called inside a person's action's transaction with (session, alert, change), change being the action
+# ("acknowledged", "dispatched", "resolved", ...): work orders follow their alert here.
+ActionHook = Callable[[Session, Alert, str], None]
 
 
 class AlertFlow:
@@ -32,6 +35,7 @@ class AlertFlow:
         self.clock = clock
         self.raised = 0
         self.hooks: list[AlertHook] = []
+        self.action_hooks: list[ActionHook] = []
 
     def on_detections(self, session: Session, rows: list[DetectionRecord]) -> list[tuple[Alert, str]]:
         """Raise, join or clear alerts for freshly flushed detection rows (inside the caller's transaction)."""
@@ -63,6 +67,18 @@ class AlertFlow:
             self.raised += change == "raised"
             self.bus.publish(public(alert), change=change)
 
+    def rehome_bound(self, session: Session, device) -> Callable[[], None]:
+        """Give a just-bound device's open alerts its place (in the bind's transaction); return the publisher."""
+        alerts = service.rehome_device(db_session=session, device_id=device.id, keys=list(device.keys),
+                                       site_id=device.site_id, room_id=device.room_id,
+                                       resident_id=device.resident_id, now=self.clock())
+
+        def publish() -> None:
+            for alert in alerts:
+                self.bus.publish(public(alert), change="rehomed")
+
+        return publish
+
     def act(self, principal: Principal, alert_id: int, action: Callable[[Session, Alert, float], Alert],
             change: str) -> Alert | None:
         """Apply a person's action to an alert they may see; None when it is not theirs to see (404)."""
@@ -72,6 +88,8 @@ class AlertFlow:
             if alert is None:
                 return None
             action(session, alert, now)
+            for hook in self.action_hooks:
+                hook(session, alert, change)
         self.bus.publish(public(alert), change=change)
         return alert
 

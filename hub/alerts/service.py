@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import case, select
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from hub.alerts.models import OPEN_STATES, Alert, AlertOccurrence, AlertState, Outcome
@@ -14,6 +14,7 @@ from hub.audit.models import AuditEntry
 from hub.audit.service import SYSTEM
 from hub.auth.principal import Principal
 from hub.detect.models import DetectionRecord
+from hub.events.models import DeviceEventRecord
 
 
 class AlertStateError(ValueError):
@@ -194,3 +195,31 @@ def history(*, db_session: Session, alert_id: int) -> list[dict]:
                                                        AuditEntry.entity_id == str(alert_id))
                               .order_by(AuditEntry.id))
     return [{"at": r.at, "actor": r.actor, "action": r.action, "detail": r.detail} for r in rows]
+
+
+def rehome_device(*, db_session: Session, device_id: int, keys: list[str], site_id: int | None,
+                  room_id: int | None, resident_id: int | None, now: float) -> list[Alert]:
+    """Give a newly bound device's open alerts, detections and events its place, so its site's staff see them.
+
+    Alerts raised while the device was pending carry no site, room or resident; a site-scoped operator
+    would never see them. An alert about a person is regrouped under its resident unless that resident
+    already has an open alert of the type (then the two stay apart rather than break the open-key rule).
+    """
+    alerts = list(db_session.scalars(select(Alert).where(Alert.device_key.in_(keys), Alert.open_key.is_not(None))))
+    for alert in alerts:
+        alert.site_id, alert.room_id, alert.updated_at = site_id, room_id, now
+        if resident_id is not None and alert.resident_id is None and alert.type not in DEVICE_CONDITIONS:
+            open_key = f"resident:{resident_id}|{alert.type}"
+            if db_session.scalar(select(Alert.id).where(Alert.open_key == open_key)) is None:
+                alert.subject, alert.open_key = f"resident:{resident_id}", open_key
+            alert.resident_id = resident_id
+        audit.append(db_session=db_session, actor=SYSTEM, action="alert.rehomed", entity="alert", entity_id=alert.id,
+                     at=now, detail={"device_id": device_id, "site_id": site_id, "room_id": room_id,
+                                     "resident_id": resident_id})
+    db_session.execute(update(DetectionRecord).where(DetectionRecord.device_key.in_(keys),
+                                                     DetectionRecord.site_id.is_(None))
+                       .values(site_id=site_id, room_id=room_id, resident_id=resident_id))
+    db_session.execute(update(DeviceEventRecord).where(DeviceEventRecord.device_key.in_(keys),
+                                                       DeviceEventRecord.device_id.is_(None))
+                       .values(device_id=device_id))
+    return alerts

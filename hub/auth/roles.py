@@ -38,6 +38,7 @@ class Permission(StrEnum):
     LEDGERS_WRITE = "ledgers:write"
     INSPECT = "inspections:do"  # record results of inspection tasks (daily checks by caregivers)
     REINSPECT = "hazards:reinspect"
+    PROFILES_ADMIN = "profiles:admin"  # list and reload device profiles (hub-wide: admins only)
 
 
 _P = Permission

@@ -13,6 +13,11 @@ A `fall` concluded from wrist acceleration is held for the cancel window (`hub.d
 `fall_cancel_window_s`, default 30 s) before it is recorded as active; a cancelled one is recorded
 as "cancelled". Held falls are saved in `detector_snapshots` ("fall_holds") in the same transaction
 as the detections, so a restart resumes them with their original deadlines.
+
+Latched conditions (hub.detect.latches) never make a device silent: a report that repeats one
+refreshes it, a latch no report refreshed for its expiry time expires on the timer, and an alarm's
+latch is released when its alert closes (`on_alert_change`, an alert-bus listener), so the next
+alarm from that device is a new detection even when no restore ever came.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import numpy as np
@@ -37,11 +42,13 @@ from device_drivers.model import (
     Message,
     Reading,
 )
+from hub import metrics
 from hub.detect.detection import Detection, DetectionState, DetectionType, jsonable
 from hub.detect.fall import FallDetection, FallDetector
 from hub.detect.fall_cancel import CANCEL_KINDS, FallCancelWindow
 from hub.detect.fire import FireGasDetector
 from hub.detect.inactivity import ActivitySource, InactivityDetector
+from hub.detect.latches import RELEASED_BY_CLOSE, expiry_table
 from hub.detect.models import DetectionRecord, DetectorSnapshot
 from hub.detect.vitals import VitalsDetector
 from hub.devices.directory import DeviceRef
@@ -57,12 +64,24 @@ _DEVICE_SIDE = {
     EventKind.BATTERY_LOW: DetectionType.BATTERY_LOW,
     EventKind.TAMPER: DetectionType.TAMPER,
     EventKind.FAULT: DetectionType.FAULT,
+    EventKind.INACTIVITY: DetectionType.INACTIVITY,  # a panel's senior watch / system inactivity timer ran out
+    EventKind.SUPERVISION_LOST: DetectionType.DEVICE_OFFLINE,  # a panel lost a sensor, a receiver its link
+    EventKind.POWER_LOSS: DetectionType.FAULT,  # mains lost: the device runs on its battery
 }
 WRIST_MOVING_STD_G = 0.03  # spread of |a| within a 1 s batch above sensor noise: the arm moved
 HEART_RATE_FRESH_S = 600.0  # a heart rate this recent means the band is on a wrist
 _VITALS = frozenset({"heart_rate", "spo2"})
 # Conditions (not one-off events): only changes are detections, not every report that repeats the state.
 _CONDITIONS = {DetectionType.BATTERY_LOW, DetectionType.TAMPER, DetectionType.FAULT, DetectionType.DEVICE_OFFLINE}
+# Device-side conditions latched until a restore, with the event kind their expiry is configured by;
+# device_offline is the hub's own supervision and clears when the device is heard again.
+_LATCHED_CONDITIONS = {DetectionType.BATTERY_LOW: EventKind.BATTERY_LOW, DetectionType.TAMPER: EventKind.TAMPER,
+                       DetectionType.FAULT: EventKind.FAULT}
+_FIRE_TYPES = frozenset({DetectionType.FIRE, DetectionType.FIRE_SUSPECTED, DetectionType.HEAT, DetectionType.CO,
+                         DetectionType.GAS, DetectionType.GAS_PREALARM})
+_OPEN_ALERT_STATES = frozenset({"new", "acknowledged", "dispatched"})
+_LATCHES_EXPIRED = metrics.LATCHES_ENDED.labels("expired")
+_LATCHES_RELEASED = metrics.LATCHES_ENDED.labels("released")
 # Life-safety detections are committed at once, on the thread that found them; the rest in batches.
 _IMMEDIATE = {DetectionType.FALL, DetectionType.FALL_SUSPECTED, DetectionType.SOS, DetectionType.FIRE,
               DetectionType.FIRE_SUSPECTED, DetectionType.GAS, DetectionType.CO, DetectionType.HEAT}
@@ -75,11 +94,12 @@ class DetectionEngine:
                  fall_capacity: int = 20_000, inactivity_capacity: int = 20_000,
                  tick_interval: float = 1.0, snapshot_interval: float = 60.0,
                  fall_cancel_window_s: float = 30.0, accel_flush_s: float = 0.25,
-                 accel_max_batches: int = 4096) -> None:
+                 accel_max_batches: int = 4096, latch_expiry_s: Mapping[str, float] | None = None) -> None:
         self.session_factory = session_factory
         self.clock = clock
         self.fall = FallDetector(fall_capacity, clock=clock)
-        self.fire = FireGasDetector(clock)
+        self.fire = FireGasDetector(clock, latch_expiry_s=latch_expiry_s)
+        self.latch_expiry_s = expiry_table(latch_expiry_s)
         self.vitals = VitalsDetector(clock)
         self.inactivity = InactivityDetector(clock, capacity=inactivity_capacity)
         self.cancel = FallCancelWindow(fall_cancel_window_s, clock)
@@ -101,7 +121,10 @@ class DetectionEngine:
         self._accel: list[tuple[AccelBatch, DeviceRef | None]] = []
         self._full_warned = False
         self._pending: list[dict] = []
-        self._active_conditions: set[tuple[DetectionType, str]] = set()
+        # Active conditions -> hub clock time of the last report that said so (latches expire from it).
+        self._active_conditions: dict[tuple[DetectionType, str], float] = {}
+        self.latches_expired = 0
+        self.latches_released = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="carehub-detect", daemon=True)
 
@@ -118,7 +141,7 @@ class DetectionEngine:
         if holds is not None:
             # A held fall is a pending alarm: an unreadable snapshot must stop the start, not be skipped.
             self.cancel.restore(holds.data)
-        self._active_conditions = self._recorded_conditions()
+        self._active_conditions = dict.fromkeys(self._recorded_conditions(), self.clock())
         with self._lock:
             overdue = self.cancel.due()  # deadlines that passed while the hub was down raise now
         self._emit(overdue)
@@ -273,7 +296,11 @@ class DetectionEngine:
         """
         if dtype not in _CONDITIONS:
             return True
-        return ((dtype, event.device_key) in self._active_conditions) != (event.state != EventState.CLEARED)
+        key = (dtype, event.device_key)
+        active = key in self._active_conditions
+        if active and event.state != EventState.CLEARED:
+            self._active_conditions[key] = self.clock()  # "still so": the latch is refreshed
+        return active != (event.state != EventState.CLEARED)
 
     def _changes_condition(self, det: Detection) -> bool:
         if det.type not in _CONDITIONS:
@@ -282,12 +309,40 @@ class DetectionEngine:
         if det.state == DetectionState.ACTIVE:
             if key in self._active_conditions:
                 return False
-            self._active_conditions.add(key)
+            self._active_conditions[key] = self.clock()
             return True
         if key not in self._active_conditions:
             return False
-        self._active_conditions.discard(key)
+        del self._active_conditions[key]
         return True
+
+    def _expire_conditions(self, now: float) -> None:
+        """Forget latched device conditions no report has confirmed for their expiry time (lock held)."""
+        for key, seen in list(self._active_conditions.items()):
+            kind = _LATCHED_CONDITIONS.get(key[0])
+            if kind is not None and now - seen >= self.latch_expiry_s[kind]:
+                del self._active_conditions[key]
+                self.latches_expired += 1
+                log.info("%s of %s expired with no restore", key[0], key[1])
+
+    def on_alert_change(self, alert: dict, change: str) -> None:
+        """Release the latches behind an alert that closed, so the device's next alarm raises anew."""
+        if alert.get("state") in _OPEN_ALERT_STATES:
+            return
+        try:
+            dtype = DetectionType(alert.get("type"))
+        except ValueError:
+            return
+        released = self.latches_released
+        with self._lock:
+            if dtype in _FIRE_TYPES:
+                self.latches_released += self.fire.release(
+                    dtype, device_key=alert.get("device_key"), resident_id=alert.get("resident_id"),
+                    room_id=alert.get("room_id"), subject=alert.get("subject") or "")
+            elif _LATCHED_CONDITIONS.get(dtype) in RELEASED_BY_CLOSE and alert.get("device_key"):
+                self.latches_released += self._active_conditions.pop((dtype, alert["device_key"]), None) is not None
+        if self.latches_released > released:
+            _LATCHES_RELEASED.inc(self.latches_released - released)
 
     def _from_fall(self, found: FallDetection) -> Detection:
         return _from_fall(found, self._refs.get(str(found.device_key)))
@@ -301,7 +356,11 @@ class DetectionEngine:
             detections: list[Detection] = []
             for f in polled:
                 detections += self.cancel.hold(self._from_fall(f), after_t=f.t + post_s)
+            expired = self.fire.expired + self.latches_expired
             detections += self.fire.tick() + self.inactivity.tick() + self.cancel.due()
+            self._expire_conditions(self.clock())
+            if self.fire.expired + self.latches_expired > expired:
+                _LATCHES_EXPIRED.inc(self.fire.expired + self.latches_expired - expired)
         self._emit(detections)
         self.flush()
         if self.clock() >= self._next_snapshot:

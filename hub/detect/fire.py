@@ -19,13 +19,17 @@ plain attributes (`devices`, `rooms`) and `reset()` forgets it. Standards behind
   outside 1-50 %LEL are refused.
 - Self-tests and test-marked payloads never alarm; silence, low battery and faults never suppress a
   new alarm (MISSION rule 6): they are device-health matters, handled by hub.health, not here.
+- Device alarm flags are latched (hub.detect.latches): a repeated ACTIVE report refreshes the latch
+  and raises nothing new; `tick()` expires a latch no report has refreshed for its expiry time, and
+  `release()` (called when an alert closes) drops the criteria behind that alert, so the next alarm
+  from the device is a new detection even if no restore ever came.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +38,7 @@ from scipy.stats import theilslopes
 
 from device_drivers.model import DeviceEvent, EventKind, EventState, Message, Reading
 from hub.detect.detection import Detection, DetectionState, DetectionType
+from hub.detect.latches import expiry_table
 
 if TYPE_CHECKING:
     from hub.devices.directory import DeviceRef
@@ -53,6 +58,7 @@ CRITERIA: dict[str, tuple[DetectionType, str]] = {
 }
 FLAG_CRITERIA = {EventKind.SMOKE: "smoke_flag", EventKind.HEAT: "heat_flag", EventKind.CO: "co_flag",
                  EventKind.GAS: "gas_flag"}
+FLAG_KINDS = {criterion: kind for kind, criterion in FLAG_CRITERIA.items()}
 GAS_METRICS = ("gas_lel", "gas_density")
 # EN 50291-1 anchor points (ppm, seconds to alarm at that constant level), each inside its window.
 CO_CURVE: tuple[tuple[float, float], ...] = ((50.0, 75 * 60.0), (100.0, 25 * 60.0), (300.0, 90.0))
@@ -73,6 +79,7 @@ class DeviceState:
     ref: DeviceRef | None = None
     criteria: dict[str, dict[str, Any]] = field(default_factory=dict)  # active criterion -> evidence
     cleared_at: dict[str, float] = field(default_factory=dict)  # criterion -> when it last cleared
+    flag_seen: dict[str, tuple[float, float]] = field(default_factory=dict)  # flag -> (hub clock, ts) of last report
     smoke: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=64))
     temp: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=64))
     ror_base: float | None = None  # temperature where the alarming rise started
@@ -128,6 +135,7 @@ class FireGasDetector:
         co_hold_s: float = 600.0,
         confirm_window_s: float = 120.0,
         self_test_max_s: float = 300.0,
+        latch_expiry_s: Mapping[str, float] | None = None,
     ) -> None:
         for name, value in (("gas_prealarm_lel", gas_prealarm_lel), ("gas_alarm_lel", gas_alarm_lel)):
             if not 1.0 <= value <= 50.0:
@@ -166,6 +174,8 @@ class FireGasDetector:
         self.co_hold_s = co_hold_s
         self.confirm_window_s = confirm_window_s
         self.self_test_max_s = self_test_max_s
+        self.latch_expiry_s = expiry_table(latch_expiry_s)
+        self.expired = 0  # latched flags that expired without a restore
         self._log_ppm = np.log([p for p, _ in co_curve])
         self._log_t = np.log([s for _, s in co_curve])
         self.devices: dict[str, DeviceState] = {}
@@ -209,13 +219,61 @@ class FireGasDetector:
         return []
 
     def tick(self) -> list[Detection]:
-        """Advance time-based conditions (CO dose of held levels) to the clock; return what fired."""
+        """Advance time-based conditions (CO dose of held levels) to the clock and expire stale latches."""
         now = self.clock()
         out: list[Detection] = []
         for dev in list(self.devices.values()):
             if dev.co_ts is not None:
                 out += self._co_advance(dev, now)
+            if dev.flag_seen:
+                self._expire_flags(dev, now)
         return out
+
+    def release(self, alert_type: str, *, device_key: str | None, resident_id: int | None,
+                room_id: int | None, subject: str) -> int:
+        """Drop the criteria behind a closed alert so the next alarm raises anew; return how many dropped.
+
+        Nothing says the hazard is gone, so no CLEARED detection is emitted. A closed `fire` alert
+        releases its room and the smoke/heat/CO criteria of the room's detectors, so a room still in
+        alarm confirms a new fire on its next reports.
+        """
+        dropped = 0
+        if alert_type == DetectionType.FIRE:
+            rooms = {subject, f"room:{room_id}" if room_id is not None else subject}
+            rooms |= {d.room_key for d in self.devices.values() if _belongs(d, None, resident_id)}
+            for key in rooms & set(self.rooms):
+                self.rooms[key].fire = False
+            for dev in self.devices.values():
+                if dev.room_key in rooms:
+                    for criterion in [c for c in dev.criteria if CRITERIA[c][1] in ("smoke", "heat", "co")]:
+                        dropped += self._drop(dev, criterion)
+            return dropped
+        for dev in self.devices.values():
+            if _belongs(dev, device_key, resident_id):
+                for criterion in [c for c in dev.criteria if CRITERIA[c][0] == alert_type]:
+                    dropped += self._drop(dev, criterion)
+        return dropped
+
+    def _expire_flags(self, dev: DeviceState, now: float) -> None:
+        for criterion, (seen, _ts) in list(dev.flag_seen.items()):
+            if now - seen >= self.latch_expiry_s[FLAG_KINDS[criterion]]:
+                self.expired += self._drop(dev, criterion)
+
+    def _drop(self, dev: DeviceState, criterion: str) -> int:
+        """Forget an active criterion without a restore; it still counts as recent for confirmation."""
+        seen = dev.flag_seen.pop(criterion, None)
+        if criterion not in dev.criteria:
+            return 0
+        start = dev.criteria.pop(criterion)
+        dev.cleared_at[criterion] = seen[1] if seen is not None else start.get("t", -math.inf)
+        if criterion == "heat_ror":
+            dev.ror_base = None
+        room = self.rooms.get(dev.room_key)
+        if room is not None and room.fire and not any(
+                CRITERIA[c][1] in ("smoke", "heat", "co") for d in self.devices.values()
+                if d.room_key == dev.room_key for c in d.criteria):
+            room.fire = False  # nothing in the room is latched any more: the next alarm confirms anew
+        return 1
 
     # -- messages -----------------------------------------------------------------------------------
 
@@ -250,11 +308,24 @@ class FireGasDetector:
         if criterion is None:
             return []
         if ev.state == EventState.CLEARED:
+            dev.flag_seen.pop(criterion, None)
             return self._set(dev, criterion, False, ev.ts, {})
         if _event_is_test(ev) or self._testing(dev):
             return []
+        if ev.state == EventState.ACTIVE:
+            # A latched flag: a report while it holds says "still in alarm" and refreshes its expiry.
+            latched = criterion in dev.criteria
+            dev.flag_seen[criterion] = (self.clock(), ev.ts)
+            if latched:
+                return []
         evidence = {"event": {"device_key": ev.device_key, "kind": str(kind), "state": str(ev.state),
                               "ts": ev.ts, "source": ev.source, "detail": dict(ev.detail)}}
+        if ev.state == EventState.MOMENTARY and criterion in dev.criteria:
+            # A one-shot alarm while the same flag is latched is still a new occurrence: it joins the
+            # open alert (or raises a new one) and leaves the latch as it is.
+            dtype = CRITERIA[criterion][0]
+            ev_ = {"criterion": criterion, **evidence, **self._device_context(dev)}
+            return [self._detection(dtype, dev.key, ev.ts, DetectionState.ACTIVE, dev, ev_)]
         out = self._set(dev, criterion, True, ev.ts, evidence)
         if ev.state == EventState.MOMENTARY:
             # A one-shot alarm reports no end: nothing stays active, it still confirms for the window,
@@ -484,3 +555,10 @@ class FireGasDetector:
             site_id=ref.site_id if ref is not None else None,
             evidence={**evidence, "thresholds": self.thresholds(), "emitted_at": self.clock()},
         )
+
+
+def _belongs(dev: DeviceState, device_key: str | None, resident_id: int | None) -> bool:
+    """Return True when a detector device is the alert's device or belongs to the alert's resident."""
+    if device_key is not None and dev.key == device_key:
+        return True
+    return resident_id is not None and dev.ref is not None and dev.ref.resident_id == resident_id

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 PENDING_CAP = 10_000
 _KEY_MAX = 200
+UNMAPPED_PER_PENDING = 50  # distinct unmapped field names kept per pending device; the rest count as `_other`
 
 
 @dataclass(slots=True, frozen=True)
@@ -48,6 +49,7 @@ class _PendingDelta:
     count: int = 0
     last_seen: float = 0.0
     info: DeviceInfo | None = None
+    unmapped: dict[str, int] | None = None
 
 
 _DEVICE_COLUMNS = select(
@@ -176,6 +178,19 @@ class DeviceDirectory:
                 self.pending_write_errors += 1
                 self._pending_keys.discard(device_key)
 
+    def note_unmapped(self, device_key: str, fields: tuple[str, ...]) -> None:
+        """Count fields a pending device sent that its profile does not map (written with the next flush)."""
+        with self._lock:
+            if device_key not in self._pending_keys:
+                return  # registered meanwhile, refused by the cap, or its first write failed
+            delta = self._dirty.get(device_key)
+            if delta is None:
+                delta = self._dirty[device_key] = _PendingDelta()
+            if delta.unmapped is None:
+                delta.unmapped = {}
+            for name in fields:
+                delta.unmapped[name] = delta.unmapped.get(name, 0) + 1
+
     def _write_first(
         self, device_key: str, *, source: str, topic: str, payload: bytes, info: DeviceInfo | None, ts: float
     ) -> None:
@@ -216,10 +231,13 @@ class DeviceDirectory:
             with transaction(self._session_factory) as db_session:
                 db_session.execute(update_counts, params)
                 for key, delta in dirty.items():
-                    if delta.info is not None:
+                    if delta.info is not None or delta.unmapped:
                         row = service.get_pending(db_session=db_session, device_key=key)
                         if row is not None:
-                            _apply_hints(row, delta.info)
+                            if delta.info is not None:
+                                _apply_hints(row, delta.info)
+                            if delta.unmapped:
+                                row.unmapped_fields = merge_unmapped(row.unmapped_fields, delta.unmapped)
         except Exception:
             log.exception("could not flush %d pending device counters", len(dirty))
             with self._lock:
@@ -229,8 +247,20 @@ class DeviceDirectory:
                     merged.count += delta.count
                     merged.last_seen = max(merged.last_seen, delta.last_seen)
                     merged.info = merged.info or delta.info
+                    if delta.unmapped:
+                        merged.unmapped = merge_unmapped(merged.unmapped, delta.unmapped)
             raise
         return len(dirty)
+
+
+def merge_unmapped(counts: dict[str, int] | None, more: dict[str, int]) -> dict[str, int]:
+    """Return unmapped-field counts plus `more`, keeping at most UNMAPPED_PER_PENDING names (then `_other`)."""
+    merged = dict(counts or {})
+    for name, n in more.items():
+        if name not in merged and len(merged) >= UNMAPPED_PER_PENDING:
+            name = "_other"
+        merged[name] = merged.get(name, 0) + n
+    return merged
 
 
 def _apply_hints(row: PendingDevice, info: DeviceInfo) -> None:

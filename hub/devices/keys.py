@@ -1,7 +1,7 @@
 """Device identifier keys: one canonical string per way a device can name itself on the wire.
 
-Conventions (docs/registry.md): ``z2m:<friendly_name>``, ``ieee:0x<16 hex>``, ``imei:<15 digits>``,
-``onenet:<pid>/<name>``, ``ch:<native id>``, ``tasmota:<topic>``, ``ha:<id>``,
+Conventions (docs/registry.md): ``z2m:<friendly_name>``, ``ieee:0x<16 hex>``, ``imei:<15 digits>`` (the
+decoders' rule, device_drivers.identity), ``onenet:<pid>/<name>``, ``ch:<native id>``, ``tasmota:<topic>``, ``ha:<id>``,
 ``cid:<account>:<zone>`` for a Contact ID zone and ``cid:<account>`` for the panel/receiver itself.
 """
 
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 
+from device_drivers import identity
+
 _IEEE = re.compile(r"0x[0-9a-f]{16}")
-_IMEI = re.compile(r"[0-9]{15}")
 # Contact ID account digits are 0-9 and B-F; A is not used (some panels send it for 0).
 _CID_ACCOUNT = re.compile(r"[0-9B-F]{4}")
 _CID_ZONE = re.compile(r"[0-9]{3}")
@@ -19,19 +20,6 @@ _MAX_KEY = 200
 
 class InvalidKeyError(ValueError):
     """An identifier that does not follow its convention; the message is the reason shown to users."""
-
-
-def luhn_ok(digits: str) -> bool:
-    """Return True when the last digit of `digits` is its Luhn check digit (IMEI, ISO/IEC 7812)."""
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
 
 
 def ieee_key(address: str) -> str:
@@ -43,13 +31,20 @@ def ieee_key(address: str) -> str:
 
 
 def imei_key(imei: str) -> str:
-    """Return ``imei:<IMEI>`` after checking 15 digits and the Luhn check digit."""
-    normal = imei.strip()
-    if not _IMEI.fullmatch(normal):
-        raise InvalidKeyError(f"malformed IMEI {imei!r} (want 15 digits)")
-    if not luhn_ok(normal):
-        raise InvalidKeyError(f"IMEI {imei!r} fails the Luhn check digit")
-    return f"imei:{normal}"
+    """Return ``imei:<15 digits>`` for an IMEI or IMEISV, by the rule the decoders key devices with."""
+    key = identity.imei_key(imei)
+    if key is None:
+        raise InvalidKeyError(f"malformed IMEI {imei!r} (want 14-16 digits: IMEI, or IMEISV)")
+    return key
+
+
+def key_warnings(key: str) -> list[str]:
+    """Return what a person binding `key` should check, e.g. an IMEI whose check digit is wrong."""
+    prefix, _, rest = key.partition(":")
+    if prefix == "imei" and not identity.luhn_ok(rest):
+        return [f"IMEI {rest} fails its Luhn check digit: it is bound as the device reports it; "
+                "check it against the label if the device is not the one you meant"]
+    return []
 
 
 def cid_account(account: str) -> str:

@@ -251,6 +251,8 @@ class PendingDevice(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     # Other keys the network announced for the same device (a Zigbee IEEE address and its friendly name).
     aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Payload fields its profile does not map, with how many payloads carried each (docs/model.md).
+    unmapped_fields: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
 
 
 # --------------------------------------------------------------------------------------------- schemas
@@ -442,6 +444,7 @@ class PendingPublic(_Public):
     kind: str
     name: str
     aliases: list[str]
+    unmapped_fields: dict[str, int] = Field(default_factory=dict)
 
 
 class BindIn(BaseModel):

@@ -48,8 +48,12 @@ def make_router(
     supervision: Mapping[str, float] | None = None,
     reader: Callable[..., Principal],
     writer: Callable[..., Principal],
+    on_bound: Callable[[Session, Device], Callable[[], None]] | None = None,
 ) -> APIRouter:
     """Return the registry router; `directory` is refreshed after device writes; `live_state` fills `state`.
+
+    `on_bound(session, device)` runs in a bind's transaction (the alerts a pending device raised get its
+    place) and returns what to do after the commit (publish those alerts).
 
     `live_state(device_id)` is the hook for the hub's in-memory health state; the database gives the rest.
     """
@@ -113,8 +117,11 @@ def make_router(
                                         **bind_in.model_dump())
         except service.RegistryError as exc:
             raise registry_error(exc) from None
+        after_commit = on_bound(session, device) if on_bound is not None else None
         session.commit()
         devices_changed()
+        if after_commit is not None:
+            after_commit()
         return device_out(device)
 
     @router.get("/devices/{device_id}", response_model=DevicePublic)

@@ -19,6 +19,7 @@ from device_drivers.model import (
 
 _FLAG_KINDS = {EventKind.BATTERY_LOW: "battery_low", EventKind.TAMPER: "tamper", EventKind.FAULT: "fault"}
 _ALARM_FLAGS = {EventKind.SMOKE, EventKind.GAS, EventKind.CO, EventKind.HEAT}
+UNMAPPED_PER_DEVICE = 50  # distinct unmapped field names kept per device; the rest count as `_other`
 
 
 @dataclass(slots=True)
@@ -34,6 +35,8 @@ class LiveState:
     fault: bool = False
     alarms: set[str] = field(default_factory=set)
     readings: dict[str, tuple[float, str, float]] = field(default_factory=dict)
+    # payload fields its profile does not map, with how many payloads carried each (docs/model.md)
+    unmapped: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         """Return a JSON-ready view."""
@@ -47,6 +50,7 @@ class LiveState:
             "fault": self.fault,
             "alarms": sorted(self.alarms),
             "readings": {m: {"value": v, "unit": u, "ts": t} for m, (v, u, t) in self.readings.items()},
+            "unmapped_fields": dict(self.unmapped),
         }
 
 
@@ -63,6 +67,18 @@ class DeviceHealth:
     def state(self, key: str) -> LiveState | None:
         """Return the live state for a device key (registered devices use 'device:<id>')."""
         return self._states.get(key)
+
+    def note_unmapped(self, key: str, fields: Iterable[str]) -> None:
+        """Count fields a device sent that its profile does not map (shown with its live state)."""
+        with self._lock:
+            state = self._states.get(key)
+            if state is None:
+                state = self._states[key] = LiveState()
+            counts = state.unmapped
+            for name in fields:
+                if name not in counts and len(counts) >= UNMAPPED_PER_DEVICE:
+                    name = "_other"
+                counts[name] = counts.get(name, 0) + 1
 
     def apply(self, key: str, message: Message) -> list[Message]:
         """Fold one message into the device's state; return derived messages (status/battery changes)."""

@@ -132,7 +132,30 @@ class _Client(mqtt.Client):
         return BufferedReads(sock) if type(sock) is socket.socket and not self._ssl else sock
 
 
-class MqttIngest:
+class _Connection:
+    """What both broker connections share: a paho client on its own network thread, reconnecting."""
+
+    host: str
+    port: int
+    client: _Client
+
+    def _configure(self, username: str, password: str) -> None:
+        if username:
+            self.client.username_pw_set(username, password or None)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+
+    def start(self) -> None:
+        """Connect in the background; paho retries with backoff until the broker answers."""
+        self.client.connect_async(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect and stop the network thread."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class MqttIngest(_Connection):
     """Subscribes to every profile's topics and hands each message to the router."""
 
     def __init__(self, *, host: str, port: int, client_id: str, subscriptions: list[str],
@@ -147,24 +170,12 @@ class MqttIngest:
             callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id,
             clean_session=False, manual_ack=True,
         )
-        if username:
-            self.client.username_pw_set(username, password or None)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._configure(username, password)
         self.client.max_inflight_messages_set(100)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_publish_packet = self._on_publish
-
-    def start(self) -> None:
-        """Connect in the background; paho retries with backoff until the broker answers."""
-        self.client.connect_async(self.host, self.port, keepalive=30)
-        self.client.loop_start()
-
-    def stop(self) -> None:
-        """Disconnect and stop the network thread."""
-        self.client.disconnect()
-        self.client.loop_stop()
 
     def ensure_subscribed(self, filters: list[str]) -> None:
         """Subscribe to filters learnt at run time (Home Assistant discovery state topics)."""
@@ -221,3 +232,100 @@ class MqttIngest:
 
 def _no_ack() -> None:
     """QoS 0 needs no acknowledgement."""
+
+
+class TopicCoverage:
+    """Whether a topic matches any of a set of MQTT topic filters; filters are grouped by their first level."""
+
+    def __init__(self, filters: list[str]) -> None:
+        self.by_root: dict[str, list[list[str]]] = {}
+        self.wild: list[list[str]] = []  # filters starting with `+` or `#`
+        for topic_filter in filters:
+            levels = topic_filter.split("/")
+            (self.wild if levels[0] in ("+", "#") else self.by_root.setdefault(levels[0], [])).append(levels)
+
+    def covers(self, topic: str) -> bool:
+        """Return True when some filter matches `topic` (`$` topics match only filters naming their root)."""
+        levels = topic.split("/")
+        candidates = self.by_root.get(levels[0], [])
+        if not topic.startswith("$"):
+            candidates = candidates + self.wild
+        return any(_matches(f, levels) for f in candidates)
+
+
+def _matches(filter_levels: list[str], levels: list[str]) -> bool:
+    for i, part in enumerate(filter_levels):
+        if part == "#":
+            return True
+        if i >= len(levels) or (part != "+" and part != levels[i]):
+            return False
+    return len(filter_levels) == len(levels)
+
+
+class CatchAllIngest(_Connection):
+    """A second connection, QoS 0 on `#`, that counts messages on topics no subscription of the hub covers.
+
+    A second connection because on one connection `#` overlaps every profile filter: a broker may then
+    deliver one copy per matching filter (MQTT allows it; Mosquitto does so for retained messages when
+    subscribing), and every copy would be ingested twice. This connection never decodes: a topic the
+    hub's own filters (or `ignore`) cover is dropped after one dict lookup on the PUBLISH fast path, and
+    anything else goes to `IngestRouter.undecoded` (counted by topic root). `$` topics (`$SYS`) never
+    match `#`; clean session, so nothing queues at the broker while the hub is away.
+    """
+
+    COVERAGE_CACHE = 100_000  # topics remembered; beyond that each one is matched again (still cheap)
+
+    def __init__(self, *, host: str, port: int, client_id: str, covered_by: Callable[[], list[str]],
+                 router: IngestRouter, ignore: list[str] | None = None, username: str = "",
+                 password: str = "") -> None:
+        self.host, self.port = host, port
+        self.covered_by = covered_by
+        self.ignore = list(ignore or ())
+        self.router = router
+        self.connected = threading.Event()
+        self.client = _Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id,
+                              clean_session=True)
+        self._configure(username, password)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = lambda *_args: self.connected.clear()
+        self.client.on_message = self._on_message
+        self.client.on_publish_packet = self._on_publish
+        self._filters: list[str] | None = None
+        self._coverage = TopicCoverage([])
+        self._covered: dict[bytes, bool] = {}
+
+
+    def _on_connect(self, client, _userdata, _flags, reason_code, _properties) -> None:
+        if reason_code.is_failure:
+            log.error("MQTT catch-all connect refused: %s", reason_code)
+            return
+        client.subscribe("#", qos=0)
+        self.connected.set()
+
+    def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
+        self._on_publish(message._topic, message.payload, message.qos, message.mid, bool(message.dup))
+
+    def _on_publish(self, topic_bytes: bytes, payload: bytes, _qos: int, _mid: int, _dup: bool) -> None:
+        filters = self.covered_by()
+        if filters is not self._filters:  # the hub subscribed to more (HA discovery, a profile reload)
+            self._filters, self._coverage, self._covered = filters, TopicCoverage([*filters, *self.ignore]), {}
+        covered = self._covered.get(topic_bytes)
+        if covered is None:
+            try:
+                topic = topic_bytes.decode()
+            except UnicodeDecodeError:
+                topic = repr(topic_bytes[:200])
+            covered = topic.startswith("$") or self._coverage.covers(topic)
+            if len(self._covered) < self.COVERAGE_CACHE:
+                self._covered[topic_bytes] = covered
+            if not covered:
+                self._count(topic, payload)
+            return
+        if not covered:
+            self._count(topic_bytes.decode(errors="backslashreplace"), payload)
+
+    def _count(self, topic: str, payload: bytes) -> None:
+        try:
+            self.router.undecoded(topic, payload)
+        except Exception:  # paho stops its loop on a callback exception; counting must never cost the link
+            log.exception("counting an undecoded message on %r failed", topic[:200])

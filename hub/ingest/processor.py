@@ -10,7 +10,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from device_drivers.model import AccelBatch, DeviceEvent, DeviceInfo, DeviceStatus, EventState, Message, Reading
+from device_drivers.contact_id import RECEIVER_KEY_PREFIX
+from device_drivers.model import (
+    AccelBatch,
+    DeviceEvent,
+    DeviceInfo,
+    DeviceStatus,
+    EventState,
+    Message,
+    Reading,
+    UnmappedFields,
+)
 from hub import metrics
 from hub.devices.directory import DeviceDirectory, DeviceRef
 from hub.events.models import DeviceEventRecord
@@ -23,7 +33,8 @@ log = logging.getLogger(__name__)
 Listener = Callable[[list[Message], DeviceRef | None], None]
 _EVENTS_INSERT = DeviceEventRecord.__table__.insert()
 _TYPE_NAMES = {Reading: "reading", DeviceEvent: "event", DeviceStatus: "status", DeviceInfo: "info",
-               AccelBatch: "accel"}
+               AccelBatch: "accel", UnmappedFields: "unmapped"}
+UNMAPPED_FIELDS_PER_PROFILE = 200  # distinct field labels per profile in /metrics; the rest count as `_other`
 # Metric children resolved once: `labels()` takes a lock and hashes the labels on every call.
 _CANONICAL = {t: metrics.CANONICAL.labels(name) for t, name in _TYPE_NAMES.items()}
 _TELEMETRY_DEPTH = metrics.LANE_DEPTH.labels("telemetry")
@@ -64,6 +75,7 @@ class Processor:
         self.flush_interval = flush_interval
         self.listeners: list[Listener] = []
         self.processed = 0
+        self._unmapped = metrics.CappedLabels(metrics.UNMAPPED_FIELDS, UNMAPPED_FIELDS_PER_PROFILE)
         self._conditions: dict[tuple[str, str], str] = {}
         self._pending_events: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -145,14 +157,21 @@ class Processor:
         for message in delivery.messages:
             kind = type(message)
             counts[kind] = counts.get(kind, 0) + 1
-            # A delivery nearly always speaks for one device: look a registered one up once.
-            if ref is None or message.device_key != device_key or kind is DeviceInfo:
+            # A delivery nearly always speaks for one device: look a registered one up once. Unmapped fields
+            # of a pending device do not look it up again (it still sent data: one pending entry).
+            unmapped = kind is UnmappedFields
+            if message.device_key != device_key or (not unmapped and (ref is None or kind is DeviceInfo)):
                 if run:
                     self._finish(run, key, ref, delivery)
                     run = []
                 device_key = message.device_key
                 ref = self._resolve(message, delivery)
                 key = health_key(device_key, ref)
+            if unmapped:
+                # Bookkeeping about the payload, not device data: counted and shown on the device, never
+                # stored as telemetry nor handed to health and the detectors.
+                self._note_unmapped(message, ref, key)
+                continue
             run.append(message)
             if kind is Reading:
                 self.telemetry.enqueue_reading(message, ref.tags if ref else None)
@@ -198,6 +217,16 @@ class Processor:
             return event.state == EventState.ACTIVE  # a first "all clear" is the normal state, not news
         return previous != event.state
 
+    def _note_unmapped(self, message: UnmappedFields, ref: DeviceRef | None, key: str) -> None:
+        """Count a payload's unmapped fields per profile and field, and keep them on the device."""
+        child = self._unmapped.child
+        for name in message.fields:
+            child(message.source, name).inc()
+        if ref is None:
+            self.directory.note_unmapped(message.device_key, message.fields)
+        else:
+            self.health.note_unmapped(key, message.fields)
+
     def _resolve(self, message: Message, delivery: Delivery) -> DeviceRef | None:
         ref = self.directory.lookup(message.device_key)
         if ref is not None:
@@ -207,6 +236,8 @@ class Processor:
             ref = next(filter(None, map(self.directory.lookup, info.aliases)), None)
             if ref is not None or info.removed:
                 return ref
+        if message.device_key.startswith(RECEIVER_KEY_PREFIX):
+            return None  # a receiver's own link (settings), not a device waiting to be bound
         metrics.UNKNOWN_DEVICE_MESSAGES.inc()
         self.directory.note_unknown(message.device_key, source=delivery.source, topic=delivery.topic,
                                     payload=delivery.payload, info=info, ts=delivery.received_at)

@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from device_drivers.model import DecodeError, DeviceEvent, EventKind, Message
@@ -18,6 +19,30 @@ from hub.ingest.lanes import AlarmLane, Delivery, TelemetryLane
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 256 * 1024
+UNDECODED_ROOTS = 100  # distinct topic roots counted and summarised; the rest count as `_other`
+UNDECODED_SAMPLE_BYTES = 200
+
+
+@dataclass(slots=True)
+class UndecodedRoot:
+    """What arrived on one topic root that no profile decodes."""
+
+    root: str
+    count: int
+    first_seen: float
+    last_seen: float
+    last_topic: str
+    last_payload: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready view."""
+        return {"root": self.root, "count": self.count, "first_seen": self.first_seen,
+                "last_seen": self.last_seen, "last_topic": self.last_topic, "last_payload": self.last_payload}
+
+
+def topic_root(topic: str) -> str:
+    """Return the first level of an MQTT topic (`_empty` for a topic starting with `/`)."""
+    return topic.split("/", 1)[0][:100] or "_empty"
 
 
 class _RejectSink(Protocol):
@@ -40,6 +65,9 @@ class IngestRouter:
         self._sample_every = 1000  # log one sample per reason every N rejects, not a flood
         # Counter children per (transport, profile): `labels()` takes a lock and hashes on every call.
         self._message_counters: dict[tuple[str, str], Any] = {}
+        self._undecoded_counters = metrics.CappedLabels(metrics.UNDECODED_MESSAGES, UNDECODED_ROOTS)
+        self._undecoded: dict[str, UndecodedRoot] = {}
+        self._undecoded_lock = threading.Lock()
 
     def receive_mqtt(self, topic: str, payload: bytes, *, mid: int, qos: int, dup: bool,
                      ack: Callable[[], None]) -> None:
@@ -47,7 +75,7 @@ class IngestRouter:
         received_at, mono = time.time(), time.monotonic()
         profile = self.profiles.route(topic)
         if profile is None:
-            self.reject("unknown_topic", "mqtt", topic, payload)
+            self.undecoded(topic, payload)
             ack()
             return
         self._received("mqtt", profile.name).inc()
@@ -77,6 +105,30 @@ class IngestRouter:
             return
         self.alarm_lane.put(delivery)
         ack()
+
+    def undecoded(self, topic: str, payload: bytes) -> None:
+        """Count an MQTT message no profile decodes, by topic root, and keep the root's latest sample."""
+        root = topic_root(topic)
+        self._undecoded_counters.child(root).inc()
+        now = time.time()
+        sample = payload[:UNDECODED_SAMPLE_BYTES].decode("utf-8", errors="backslashreplace")
+        with self._undecoded_lock:
+            entry = self._undecoded.get(root)
+            if entry is None:
+                if len(self._undecoded) >= UNDECODED_ROOTS:
+                    root = metrics.OTHER_LABEL
+                    entry = self._undecoded.get(root)
+                if entry is None:
+                    entry = self._undecoded[root] = UndecodedRoot(root, 0, now, now, "", "")
+            entry.count += 1
+            entry.last_seen, entry.last_topic, entry.last_payload = now, topic[:400], sample
+        self.reject("unknown_topic", "mqtt", topic, payload)
+
+    def undecoded_roots(self) -> list[dict[str, Any]]:
+        """Return the undecoded-message summary by topic root, most messages first."""
+        with self._undecoded_lock:
+            entries = [e.as_dict() for e in self._undecoded.values()]
+        return sorted(entries, key=lambda e: -e["count"])
 
     def _received(self, transport: str, source: str):
         """Return the received-messages counter child for a transport and profile (resolved once)."""

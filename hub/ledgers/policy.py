@@ -11,8 +11,9 @@ _L = HazardLevel
 DEFAULT_DEADLINES_H: dict[str, float] = {_L.RED: 24.0, _L.ORANGE: 72.0, _L.YELLOW: 168.0, _L.BLUE: 360.0}
 
 # Alarms of a hazard register one at this level in the alert's transaction (rule 5).
-DEFAULT_ALERT_LEVELS: dict[str, str] = {"fire": _L.RED, "gas": _L.RED, "co": _L.RED, "heat": _L.RED,
-                                        "gas_prealarm": _L.ORANGE}
+# A single smoke alarm (fire_suspected) is a smoke alarm of rule 5: red at once, without waiting for confirmation.
+DEFAULT_ALERT_LEVELS: dict[str, str] = {"fire": _L.RED, "fire_suspected": _L.RED, "gas": _L.RED, "co": _L.RED,
+                                        "heat": _L.RED, "gas_prealarm": _L.ORANGE}
 # A dead or tampered safety device is a hazard of its own (rule 6); the key "device" in hazard_rules sets it.
 DEFAULT_DEVICE_LEVEL = _L.ORANGE
 DEVICE_PROBLEMS = frozenset({"device_offline", "battery_low", "tamper", "fault"})

@@ -54,6 +54,15 @@ def open_hazard_for_device(*, db_session: Session, device_key: str, category: Ha
     ).order_by(Hazard.id).limit(1)).first()
 
 
+def open_hazard_in_room(*, db_session: Session, room_id: int, category: HazardCategory,
+                        level: HazardLevel) -> Hazard | None:
+    """Return the oldest open hazard of this category and level in this room (a room's fire joins its smoke alarm's)."""
+    return db_session.scalars(select(Hazard).where(
+        Hazard.room_id == room_id, Hazard.category == category.value, Hazard.level == level.value,
+        Hazard.status.in_(OPEN_HAZARD),
+    ).order_by(Hazard.id).limit(1)).first()
+
+
 def note_recurrence(*, db_session: Session, hazard: Hazard, alert_id: int, actor: str, now: float) -> Hazard:
     """Record on an open hazard that its device raised the same kind of alert again."""
     _audit(db_session, hazard, actor, "recurred", now, {"alert_id": alert_id})

@@ -45,8 +45,9 @@ class AlertWorkOrders:
         now = alert.updated_at
         order_type = self.rules.order_type(alert.type)
         order = None
-        if order_type is not None and alert.device_key:
-            # A device whose condition flaps raises one alert per flap; staff need one open order, not one each.
+        if order_type == WorkOrderType.MAINTENANCE and alert.device_key:
+            # A device whose condition flaps raises one alert per flap; staff need one open repair, not one each.
+            # An incident (SOS, fall, fire) after its alert closed is new work with an order of its own.
             order = service.open_order_for_device(db_session=session, device_key=alert.device_key, type=order_type)
         if order is not None:
             service.note_recurrence(db_session=session, order=order, alert_id=alert.id, actor=SYSTEM, now=now)
@@ -73,18 +74,37 @@ class AlertWorkOrders:
             title = f"safety device {alert.type}: {device.name or alert.device_key}" if device else title
         if level is None or category is None:
             return None
-        if alert.device_key:
+        open_hazard = None
+        if alert.device_key:  # the same device again: one hazard in the ledger, its history says how often
             open_hazard = hazards.open_hazard_for_device(db_session=session, device_key=alert.device_key,
                                                          category=HazardCategory(category), level=HazardLevel(level))
-            if open_hazard is not None:  # the same device again: one hazard in the ledger, its history says how often
-                return hazards.note_recurrence(db_session=session, hazard=open_hazard, alert_id=alert.id,
-                                               actor=SYSTEM, now=now)
+        elif alert.room_id is not None:  # a room's confirmed fire joins the hazard its first smoke alarm opened
+            open_hazard = hazards.open_hazard_in_room(db_session=session, room_id=alert.room_id,
+                                                      category=HazardCategory(category), level=HazardLevel(level))
+        if open_hazard is not None:
+            return hazards.note_recurrence(db_session=session, hazard=open_hazard, alert_id=alert.id,
+                                           actor=SYSTEM, now=now)
         return hazards.register(
             db_session=session, category=category, level=HazardLevel(level), title=title[:200],
             site_id=alert.site_id, room_id=alert.room_id, device_key=alert.device_key, source="alert", actor=SYSTEM,
             now=now, deadline_at=now + self.policy.deadline_s(level), alert_id=alert.id,
             work_order_id=order.id if order is not None else None,
             description=f"registered automatically from alert #{alert.id} ({alert.type})")
+
+    def on_action(self, session: Session, alert: Alert, change: str) -> None:
+        """Inside a person's alert action: an alert resolved before anyone took its order cancels that order.
+
+        An order someone has taken (dispatched, accepted, in service) stays open as its own work until its
+        assignee checks out; a repair (maintenance) stays open whatever the alert says, since resolving an
+        alert mends no device.
+        """
+        if change != "resolved":
+            return
+        for order in service.orders_of_alert(db_session=session, alert_id=alert.id):
+            if order.status == WorkOrderStatus.PENDING and order.type != WorkOrderType.MAINTENANCE:
+                reason = f"alert #{alert.id} resolved ({alert.outcome}) before anyone took the order"
+                service.cancel(db_session=session, order=order, actor=alert.resolved_by or SYSTEM,
+                               now=alert.updated_at, reason=reason)
 
     def _restored(self, session: Session, alert: Alert) -> None:
         # A device condition that cleared before anyone acted needs no visit; the hazard stays for the officer.

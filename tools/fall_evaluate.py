@@ -1,6 +1,6 @@
 """Tune the fall detector on one real dataset, test it on the other, both ways; print and save.
 
-    .venv/bin/python -m hub.detect.evaluate [--data /work/shared/data/falls] [--no-write]
+    .venv/bin/python -m tools.fall_evaluate [--data /work/shared/data/falls] [--no-write]
 
 Every recording is replayed through the streaming detector exactly like `carehub replay accel`
 (1-second chunks, fresh slot per file, pending candidate decided at end of file). Tuning sees only
@@ -9,7 +9,7 @@ truncated post window) are fitted on their features, and the design (feature set
 trigger on/off), the gate and the cut-offs are chosen from subject-grouped cross-validation inside
 the training set. The test dataset is then replayed once with the frozen parameters. The naive
 baseline (any raw sample |a| > 3 g means fall) uses the same files and the same per-trial
-accounting; the separability bound of hub.detect.fall_limits is added. Writes
+accounting; the separability bound of tools.fall_limits is added. Writes
 hub/detect/fall_params.json, docs/detection_results.json and the results block of docs/detection.md.
 """
 
@@ -28,12 +28,12 @@ import numpy as np
 from scipy.optimize import minimize
 
 from hub.detect.fall import PARAMS_PATH, Candidate, FallDetection, FallParams
-from hub.detect.fall_limits import bound
 from hub.detect.features import FEATURE_NAMES, PRE_MASK, model_inputs
 from hub.detect.replay import read_accel_csv, run_streams
+from tools.fall_limits import bound
 
 DATA = Path("/work/shared/data/falls")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 RESULTS_JSON = ROOT / "docs" / "detection_results.json"
 DOC = ROOT / "docs" / "detection.md"
 DATASETS = {"umafall": "umafall_wrist", "smartfallmm": "smartfallmm_watch"}
@@ -320,7 +320,7 @@ def render(results: dict) -> str:
         for k, v in results["tuning"].items()) + ".")
     lines.append("")
     for k, v in results["limits"].items():
-        lines.append(f"Dominance bound ({k}, `hub.detect.fall_limits`): {v['falls_dominated_beyond_budget']} of "
+        lines.append(f"Dominance bound ({k}, `tools.fall_limits`): {v['falls_dominated_beyond_budget']} of "
                      f"{v['fall_trials']} falls are matched or exceeded on all four wrist measures by more than "
                      f"{v['adl_budget']} ADL recordings (5 %), so sensitivity at 95 % specificity is at most "
                      f"{_pct(v['sensitivity_upper_bound'])} for a detector monotone in them; "

@@ -1,7 +1,7 @@
 """Measure telemetry throughput: encoding, enqueue cost, and end-to-end lines/s into a real InfluxDB.
 
-    python -m hub.telemetry.bench                              # encoding and enqueue only
-    python -m hub.telemetry.bench --v1 http://127.0.0.1:8086   # plus InfluxDB 1.x end to end
+    python bench/telemetry_writer.py                              # encoding and enqueue only
+    python bench/telemetry_writer.py --v1 http://127.0.0.1:8086   # plus InfluxDB 1.x end to end
 
 The baseline is influxdb-client's Point encoding, measured in the same run.
 """

@@ -1,4 +1,4 @@
-"""One asyncio loop, in its own thread, that runs escalation steps, deliveries and periodic checks."""
+"""The hub's one timer loop, in its own thread: escalation steps, notification deliveries and every periodic check."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """How separable are fall and ADL recordings at the wrist at all? A dominance bound per dataset.
 
-    .venv/bin/python -m hub.detect.fall_limits [--data /work/shared/data/falls]
+    .venv/bin/python -m tools.fall_limits [--data /work/shared/data/falls]
 
 Four whole-recording measures, each oriented so that a larger value looks more like a fall:
 the peak |a|, the largest change of the gravity direction between any two 1-s means, minus the
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:  # evaluate imports this module for its report
-    from hub.detect.evaluate import Trial
+    from tools.fall_evaluate import Trial
 
 SPECIFICITY = 0.95
 WEAK_G = 2.0  # "never exceeds 2 g": below the lowest gate any impact-triggered tuning picked
@@ -97,7 +97,7 @@ def bound(trials: list[Trial], specificity: float = SPECIFICITY) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the bound for each dataset."""
-    from hub.detect.evaluate import DATA, load_trials
+    from tools.fall_evaluate import DATA, load_trials
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)

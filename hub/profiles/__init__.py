@@ -1,0 +1,1 @@
+"""Declarative device profiles at run time: reload without a restart, HTTP push bindings, `carehub profiles`."""

@@ -1,0 +1,1 @@
+"""Development tools beside the hub: fall-detector evaluation on the recorded datasets; not shipped in `hub`."""
