@@ -22,13 +22,14 @@ from hub.auth.service import TokenPolicy
 from hub.auth.views import make_router as make_auth_router
 from hub.console import make_router as make_console_router
 from hub.detect.models import DetectionRecord
+from hub.devices import service as registry
 from hub.devices.views import make_router as make_devices_router
 from hub.duty.views import make_router as make_duty_router
 from hub.escalation.views import make_router as make_escalation_router
 from hub.events.models import DeviceEventRecord
 from hub.ingest.processor import health_key
 from hub.ingest.views import make_router as make_ingest_router
-from hub.ledgers.flows import LedgerFlow
+from hub.ledgers.flows import LedgerFlow, link_order_to_hazard
 from hub.ledgers.views import make_router as make_ledgers_router
 from hub.notifications.views import make_router as make_notifications_router
 from hub.profiles.views import make_router as make_profiles_router
@@ -46,7 +47,8 @@ def create_app(hub: Hub) -> FastAPI:
     app.state.hub = hub
     auth = make_auth(hub)
     app.state.auth = auth
-    app.include_router(make_auth_router(auth))
+    app.include_router(make_auth_router(
+        auth, relatives=lambda session, ids: registry.relatives(db_session=session, resident_ids=ids)))
     app.include_router(make_alerts_router(auth, hub.alerts))
     app.include_router(make_kpis_router(auth, hub.session_factory, clock=hub.alerts.clock))
     app.include_router(make_duty_router(auth, hub.session_factory, clock=hub.alerts.clock,
@@ -62,7 +64,8 @@ def create_app(hub: Hub) -> FastAPI:
                                            writer=auth.require(Permission.REGISTRY_WRITE),
                                            on_bound=hub.alerts.rehome_bound))
     app.include_router(make_workorders_router(auth, WorkOrderFlow(session_factory=hub.session_factory,
-                                                                  settings=hub.settings, clock=hub.alerts.clock)))
+                                                                  settings=hub.settings, clock=hub.alerts.clock,
+                                                                  hazard_link=link_order_to_hazard)))
     app.include_router(make_ledgers_router(auth, LedgerFlow(session_factory=hub.session_factory,
                                                             settings=hub.settings, clock=hub.alerts.clock)))
     app.include_router(_ops_router(hub))

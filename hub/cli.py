@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
 
+from hub.alerts import service as alert_service
 from hub.auth.cli import apikeys_app, users_app
+from hub.devices import cli as devices_cli
 from hub.devices.cli import app as devices_app
 from hub.profiles.cli import app as profiles_app
 
 app = typer.Typer(help="CareHub: IoT monitoring hub for smart elderly care.", no_args_is_help=True)
+# A device bound from the command line takes the open alerts it raised while pending to its site.
+devices_cli.bound_hooks[:] = [lambda session, device: len(alert_service.rehome_device(
+    db_session=session, device_id=device.id, keys=list(device.keys), site_id=device.site_id,
+    room_id=device.room_id, resident_id=device.resident_id, now=time.time()))]
 app.add_typer(devices_app, name="devices", help="Device registry: import, list, pending, bind.")
 app.add_typer(users_app, name="users", help="User accounts: operators, dispatchers, families, auditors.")
 app.add_typer(apikeys_app, name="apikeys", help="API keys for integrations (NB-IoT pushes, scripts).")

@@ -31,6 +31,7 @@ from hub.ingest.lanes import AlarmLane, TelemetryLane
 from hub.ingest.mqtt_client import CatchAllIngest, MqttIngest
 from hub.ingest.processor import Processor
 from hub.ingest.router import IngestRouter
+from hub.ledgers.flows import AlertHazards
 from hub.notifications.sender import NotificationSender
 from hub.profiles.reload import ProfileReloader
 from hub.schedules import register as register_schedules
@@ -106,14 +107,17 @@ class Hub:
                                 clock=clock)
         self.detections.alerts = self.alerts
         alert_orders = AlertWorkOrders.from_settings(settings)
-        self.alerts.hooks.append(alert_orders.on_alert)
-        self.alerts.action_hooks.append(alert_orders.on_action)
         self.escalation = EscalationEngine(
             session_factory=self.session_factory,
             effects=StepEffects(MessageContext(settings.base_url, ZoneInfo(settings.timezone),
                                                settings.family_link_ttl_s)),
             publish=lambda alert, change: self.alert_bus.publish(public(alert), change=change))
-        self.alerts.hooks.append(self.escalation.on_alert)
+        # The alert chain, in the order it runs inside each detection's transaction: the work order first,
+        # then the hazard (which links itself to that order), then the escalation snapshot.
+        self.alerts.hooks[:] = [alert_orders.on_alert, AlertHazards.from_settings(settings).on_alert,
+                                self.escalation.on_alert]
+        # People's actions on an alert, inside the action's transaction.
+        self.alerts.action_hooks[:] = [alert_orders.on_action]
         self.sender = NotificationSender(session_factory=self.session_factory, clock=clock,
                                          max_attempts=settings.notify_max_attempts,
                                          backoff_s=settings.notify_backoff_s,

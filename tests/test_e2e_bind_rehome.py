@@ -57,3 +57,15 @@ def test_binding_a_pending_device_gives_its_open_alert_and_events_their_site(hub
     assert (seen[alert["id"]]["site_id"], seen[alert["id"]]["room_id"]) == (site_id, room_id)
     events = hub.api.get("/api/events", params={"device_key": "z2m:pine/301/sos"}).json()
     assert events and {e["device_id"] for e in events} == {device_id}
+
+
+def test_binding_from_the_command_line_re_homes_too(hub, mosquitto):
+    subprocess.run(["mosquitto_pub", "-p", str(mosquitto.port), "-q", "1", "-t", "zigbee2mqtt/pine/302/sos",
+                    "-m", '{"action":"emergency","battery":90,"linkquality":60}'], check=True)
+    alert = wait_for(lambda: next((a for a in hub.api.get("/api/alerts").json()
+                                   if a["device_key"] == "z2m:pine/302/sos"), None), 10, "SOS alert raised")
+    result = hub.cli("devices", "bind", "z2m:pine/302/sos", "--kind", "sos_button", "--site", "Pine Home",
+                     "--room", "302")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 open alert(s) it raised while pending now belong to its site" in result.stdout
+    assert alert["id"] in {a["id"] for a in _operator(hub).get("/api/alerts").json()}

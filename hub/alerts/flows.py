@@ -9,12 +9,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hub.alerts import service
 from hub.alerts.bus import AlertBus
-from hub.alerts.models import Alert, AlertPublic
+from hub.alerts.models import Alert, AlertChange, AlertPublic
+from hub.alerts.types import check_keys
 from hub.auth.principal import Principal
 from hub.detect.models import DetectionRecord
 
 # Called inside the detections' transaction for each alert change: (session, alert, detection, change), where
-# change is "raised", "repeated" or "cleared". Work orders, hazards and escalation attach here, so an alert
+# change is RAISED, REPEATED or CLEARED. Work orders, hazards and escalation attach here, so an alert
 # and what it causes are committed together or not at all.
 AlertHook = Callable[[Session, Alert, DetectionRecord, str], None]
 # Called inside a person's action's transaction with (session, alert, change), change being the action
@@ -30,6 +31,7 @@ class AlertFlow:
                  clock: Callable[[], float] = time.time) -> None:
         self.session_factory = session_factory
         self.bus = bus
+        check_keys(priorities or {}, "alert_priorities")
         self.priorities = dict(priorities or {})
         self.arrival_timeout_s = arrival_timeout_s
         self.clock = clock
@@ -45,14 +47,14 @@ class AlertFlow:
             if row.state == "cleared":
                 alert = service.note_cleared(db_session=session, detection=row, now=now)
                 if alert is not None:
-                    self._run_hooks(session, alert, row, "cleared")
-                    changes.append((alert, "cleared"))
+                    self._run_hooks(session, alert, row, AlertChange.CLEARED)
+                    changes.append((alert, AlertChange.CLEARED))
                 continue
             if row.state != "active":
                 continue  # "cancelled" (a fall the resident called off in its cancel window): logged, no alert
             alert, created = service.raise_or_join(db_session=session, detection=row, now=now,
                                                    priorities=self.priorities)
-            change = "raised" if created else "repeated"
+            change = AlertChange.RAISED if created else AlertChange.REPEATED
             self._run_hooks(session, alert, row, change)
             changes.append((alert, change))
         return changes
@@ -64,7 +66,7 @@ class AlertFlow:
     def publish(self, changes: list[tuple[Alert, str]]) -> None:
         """Send committed changes to the live feed."""
         for alert, change in changes:
-            self.raised += change == "raised"
+            self.raised += change == AlertChange.RAISED
             self.bus.publish(public(alert), change=change)
 
     def rehome_bound(self, session: Session, device) -> Callable[[], None]:
@@ -75,7 +77,7 @@ class AlertFlow:
 
         def publish() -> None:
             for alert in alerts:
-                self.bus.publish(public(alert), change="rehomed")
+                self.bus.publish(public(alert), change=AlertChange.REHOMED)
 
         return publish
 

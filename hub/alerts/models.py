@@ -24,6 +24,23 @@ class AlertState(StrEnum):
 OPEN_STATES = (AlertState.NEW, AlertState.ACKNOWLEDGED, AlertState.DISPATCHED)
 
 
+class AlertChange(StrEnum):
+    """What happened to an alert: the live feed's `change`, and what alert hooks and listeners react to."""
+
+    RAISED = "raised"
+    REPEATED = "repeated"
+    CLEARED = "cleared"
+    ACKNOWLEDGED = "acknowledged"
+    DISPATCHED = "dispatched"
+    ARRIVED = "arrived"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    NOTE = "note"
+    ESCALATED = "escalated"
+    HELP_NOT_ARRIVED = "help_not_arrived"
+    REHOMED = "rehomed"
+
+
 class Outcome(StrEnum):
     """How an alert ended (the false-alarm rate and the monthly disclosure count these)."""
 

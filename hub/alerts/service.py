@@ -8,7 +8,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from hub.alerts.models import OPEN_STATES, Alert, AlertOccurrence, AlertState, Outcome
-from hub.alerts.priorities import DEVICE_CARE, DEVICE_CONDITIONS, LIFE_SAFETY, priority_of
+from hub.alerts.types import DEVICE_CARE, DEVICE_CONDITIONS, LIFE_SAFETY, priority_of
 from hub.audit import service as audit
 from hub.audit.models import AuditEntry
 from hub.audit.service import SYSTEM

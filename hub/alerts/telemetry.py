@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from hub.alerts.models import AlertChange
 from hub.telemetry.line_protocol import escape_key, ts_ms
+
+_ANSWERING = (AlertChange.ACKNOWLEDGED, AlertChange.DISPATCHED, AlertChange.RESOLVED)  # changes that may acknowledge
 
 # Personal data stays out of the time series: tags are site, type, priority and device only.
 _TAGS = ("site_id", "type", "priority", "device_key")
@@ -15,17 +18,16 @@ def lines_for(alert: dict, change: str) -> list[str]:
     """Return the line-protocol points one alert change contributes (none for most changes)."""
     fields: dict[str, float] = {}
     at = alert.get("updated_at") or alert.get("created_at")
-    if change == "raised":
+    if change == AlertChange.RAISED:
         fields, at = {"raised": 1.0}, alert["created_at"]
-    elif change in ("acknowledged", "dispatched", "resolved") and alert.get("acknowledged_at") \
-            and alert["acknowledged_at"] == alert.get("updated_at"):
+    elif change in _ANSWERING and alert.get("acknowledged_at") and alert["acknowledged_at"] == alert.get("updated_at"):
         # The acknowledgement itself (dispatching or resolving a new alert acknowledges it too).
         answer = alert["acknowledged_at"] - alert["created_at"]
         fields = {"answer_s": answer, "answered_60s": float(answer <= 60), "answered_180s": float(answer <= 180)}
         at = alert["acknowledged_at"]
-    if change == "arrived" and alert.get("arrived_at") and alert.get("dispatched_at"):
+    if change == AlertChange.ARRIVED and alert.get("arrived_at") and alert.get("dispatched_at"):
         fields, at = {"arrival_s": alert["arrived_at"] - alert["dispatched_at"]}, alert["arrived_at"]
-    if change == "resolved" and alert.get("outcome") not in (None, "restored"):
+    if change == AlertChange.RESOLVED and alert.get("outcome") not in (None, "restored"):
         fields = {**fields, "resolved": 1.0, "false_alarm": float(alert["outcome"] == "false_alarm")}
     if not fields:
         return []

@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from hub.alerts import service
 from hub.alerts.flows import AlertFlow, public
-from hub.alerts.models import AlertState, DispatchIn, NoteIn, ResolveIn
+from hub.alerts.models import AlertChange, AlertState, DispatchIn, NoteIn, ResolveIn
 from hub.audit import service as audit
 from hub.auth.deps import Auth
 from hub.auth.principal import Principal
@@ -99,39 +99,39 @@ def make_router(auth: Auth, flow: AlertFlow) -> APIRouter:
     def acknowledge(alert_id: int, principal: Actor) -> dict:
         """Acknowledge the alert (stops escalation)."""
         return run(principal, alert_id, lambda s, a, now: service.acknowledge(
-            db_session=s, alert=a, actor=principal.actor, now=now), "acknowledged")
+            db_session=s, alert=a, actor=principal.actor, now=now), AlertChange.ACKNOWLEDGED)
 
     @router.post("/{alert_id}/dispatch")
     def dispatch(alert_id: int, body: DispatchIn, principal: Actor) -> dict:
         """Send a responder; arrival must be confirmed in time or escalation resumes."""
         return run(principal, alert_id, lambda s, a, now: service.dispatch(
             db_session=s, alert=a, actor=principal.actor, responder=body.responder, note=body.note, now=now,
-            arrival_timeout_s=flow.arrival_timeout_s), "dispatched")
+            arrival_timeout_s=flow.arrival_timeout_s), AlertChange.DISPATCHED)
 
     @router.post("/{alert_id}/arrive")
     def arrive(alert_id: int, principal: Actor) -> dict:
         """Confirm that the responder is with the resident."""
         return run(principal, alert_id, lambda s, a, now: service.confirm_arrival(
-            db_session=s, alert=a, actor=principal.actor, now=now), "arrived")
+            db_session=s, alert=a, actor=principal.actor, now=now), AlertChange.ARRIVED)
 
     @router.post("/{alert_id}/resolve")
     def resolve(alert_id: int, body: ResolveIn, principal: Actor) -> dict:
         """Resolve with an outcome (P1 alerts need a note as well)."""
         return run(principal, alert_id, lambda s, a, now: service.resolve(
             db_session=s, alert=a, actor=principal.actor, outcome=body.outcome, note=body.note, now=now),
-            "resolved")
+            AlertChange.RESOLVED)
 
     @router.post("/{alert_id}/close")
     def close(alert_id: int, principal: Actor) -> dict:
         """Close a resolved alert."""
         return run(principal, alert_id, lambda s, a, now: service.close(
-            db_session=s, alert=a, actor=principal.actor, now=now), "closed")
+            db_session=s, alert=a, actor=principal.actor, now=now), AlertChange.CLOSED)
 
     @router.post("/{alert_id}/notes")
     def add_note(alert_id: int, body: NoteIn, principal: Actor) -> dict:
         """Add a note to the alert's history."""
         return run(principal, alert_id, lambda s, a, now: service.add_note(
-            db_session=s, alert=a, actor=principal.actor, note=body.note, now=now), "note")
+            db_session=s, alert=a, actor=principal.actor, note=body.note, now=now), AlertChange.NOTE)
 
     return router
 

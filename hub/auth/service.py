@@ -13,16 +13,6 @@ from hub.auth import security
 from hub.auth.models import ApiKey, ApiKeyCreate, RefreshToken, User, UserCreate
 from hub.auth.principal import Principal
 from hub.auth.roles import Role
-from hub.devices.models import Resident
-
-
-def relatives(*, db_session: Session, principal: Principal) -> list[dict]:
-    """Return id and name of a family user's own relatives (nobody else's), for their pages."""
-    if not principal.resident_ids:
-        return []
-    rows = db_session.execute(select(Resident.id, Resident.name).where(Resident.id.in_(sorted(principal.resident_ids)))
-                              .order_by(Resident.id))
-    return [{"id": rid, "name": name} for rid, name in rows]
 
 
 class AuthError(ValueError):

@@ -1,9 +1,11 @@
 """Login (OAuth2 password flow), token refresh, the caller's identity, users and API keys."""
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy.orm import Session
 
 from hub.auth import service
 from hub.auth.deps import Auth
@@ -11,9 +13,12 @@ from hub.auth.models import ApiKeyCreate, ApiKeyCreated, TokenPair, UserCreate, 
 from hub.auth.principal import Principal
 from hub.auth.roles import Permission, Role
 
+# (session, resident ids) -> [{"id", "name"}]: the registry names a family user's relatives (hub.devices).
+RelativesLookup = Callable[[Session, frozenset[int]], list[dict]]
 
-def make_router(auth: Auth) -> APIRouter:
-    """Return the auth router."""
+
+def make_router(auth: Auth, relatives: RelativesLookup | None = None) -> APIRouter:
+    """Return the auth router; `relatives` names a family user's relatives on /api/auth/me."""
     router = APIRouter(prefix="/api", tags=["auth"])
     Admin = Annotated[Principal, Depends(auth.require(Permission.USERS_ADMIN))]
 
@@ -53,12 +58,14 @@ def make_router(auth: Auth) -> APIRouter:
     @router.get("/auth/me")
     def me(principal: Annotated[Principal, Depends(auth.current())]) -> dict:
         """Return who the caller is, their role, permissions and scope (a family user's relatives by name)."""
-        with auth.session_factory() as session:
-            relatives = service.relatives(db_session=session, principal=principal)
+        names: list[dict] = []
+        if relatives is not None and principal.resident_ids:
+            with auth.session_factory() as session:
+                names = relatives(session, principal.resident_ids)
         return {"kind": principal.kind, "id": principal.id, "name": principal.name, "role": principal.role,
                 "permissions": sorted(p.value for p in Permission if principal.can(p)),
                 "site_ids": None if principal.site_ids is None else sorted(principal.site_ids),
-                "resident_ids": sorted(principal.resident_ids), "relatives": relatives}
+                "resident_ids": sorted(principal.resident_ids), "relatives": names}
 
     @router.get("/users", response_model=list[UserPublic])
     def users(principal: Admin) -> list:

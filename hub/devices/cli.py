@@ -7,7 +7,7 @@ schema first, so a fresh data directory just works.
 from __future__ import annotations
 
 import datetime as dt
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -18,12 +18,15 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from hub import migrate
-from hub.alerts import service as alert_service
 from hub.config import get_settings
 from hub.db import transaction
 from hub.devices import csv_import, flows, service
 from hub.devices.keys import InvalidKeyError, key_warnings
-from hub.devices.models import DeviceKind, SiteCreate, SiteKind
+from hub.devices.models import Device, DeviceKind, SiteCreate, SiteKind
+
+# Run inside `bind`'s transaction with the new device; each returns how many open alerts it re-homed.
+BoundHook = Callable[[Session, Device], int]
+bound_hooks: list[BoundHook] = []
 
 app = typer.Typer(no_args_is_help=True)
 # Device keys are data, not markup: "cid:1234:003" must not become an emoji, "[x]" not a style.
@@ -118,16 +121,14 @@ def bind(
                 resident_id=resident_id, name=name, supervision_s=supervision_s,
                 supervision=get_settings().supervision,
             )
-            # Alerts raised while it was pending get its place, so its site's operators see them.
-            rehomed = alert_service.rehome_device(db_session=db_session, device_id=device.id, keys=list(device.keys),
-                                                  site_id=device.site_id, room_id=device.room_id,
-                                                  resident_id=device.resident_id, now=time.time())
+            # What the device raised while pending gets its place (hub/cli.py composes: alerts), same transaction.
+            rehomed = sum(hook(db_session, device) for hook in bound_hooks)
             device_id, keys = device.id, device.keys
     except (service.RegistryError, InvalidKeyError) as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"bound {', '.join(keys)} as device #{device_id} ({kind.value})")
     if rehomed:
-        typer.echo(f"{len(rehomed)} open alert(s) it raised while pending now belong to its site")
+        typer.echo(f"{rehomed} open alert(s) it raised while pending now belong to its site")
     for warning in (w for k in keys for w in key_warnings(k)):
         typer.echo(f"warning: {warning}", err=True)
 

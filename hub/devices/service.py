@@ -320,3 +320,12 @@ def delete_pending(*, db_session: Session, device_key: str) -> bool:
     """Delete the pending entry for `device_key`; return whether there was one."""
     result = db_session.execute(delete(PendingDevice).where(PendingDevice.device_key == device_key))
     return bool(result.rowcount)
+
+
+def relatives(*, db_session: Session, resident_ids: frozenset[int]) -> list[dict]:
+    """Return id and name of the given residents (a family user's own relatives), for their pages."""
+    if not resident_ids:
+        return []
+    rows = db_session.execute(select(Resident.id, Resident.name).where(Resident.id.in_(sorted(resident_ids)))
+                              .order_by(Resident.id))
+    return [{"id": rid, "name": name} for rid, name in rows]

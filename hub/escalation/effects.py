@@ -15,6 +15,7 @@ from hub.audit import service as audit
 from hub.audit.service import SYSTEM
 from hub.devices.models import Building, EmergencyContact, Resident, Room, Site, Staff
 from hub.duty import service as duty_service
+from hub.escalation.snapshot import Action, Snapshot
 from hub.escalation.steps import Effect
 from hub.notifications import service as notifications
 from hub.notifications.models import RecipientKind
@@ -52,35 +53,45 @@ class StepEffects:
     def __init__(self, context: MessageContext) -> None:
         self.context = context
 
-    def apply(self, session: Session, alert: Alert, snapshot: dict, effect: Effect, now: float) -> dict:
+    def apply(self, session: Session, alert: Alert, snapshot: Snapshot, effect: Effect, now: float) -> dict:
         """Carry out one step; return what it did (for the audit entry)."""
-        if effect.action == "notify_staff":
-            staff, rostered = self._staff(session, alert.site_id, effect.params.get("role", "operator"), now)
-            queued = self._notify(session, alert, snapshot, effect, staff, now, reason=snapshot.get("reason", ""))
-            return {"recipients": [r.name for r in staff], "messages": queued, "rostered": rostered}
-        if effect.action == "notify_contact":
-            contact = session.get(EmergencyContact, effect.params.get("contact_id"))
-            if contact is None:
-                return {"recipients": [], "messages": 0, "skipped": "contact no longer exists"}
-            recipient = Recipient(RecipientKind.CONTACT, contact.id, contact.name, list(contact.apprise_urls),
-                                  contact.language, contact.quiet_hours)
-            queued = self._notify(session, alert, snapshot, effect, [recipient], now,
-                                  reason=snapshot.get("reason", ""))
-            return {"recipients": [contact.name], "messages": queued}
-        if effect.action == "call_emergency":
-            number = str(effect.params.get("number", "120"))
-            call = duty_service.record_call(db_session=session, at=now, caller="carehub escalation", callee=number,
-                                            outcome="requested", alert_id=alert.id, site_id=alert.site_id,
-                                            resident_id=alert.resident_id,
-                                            note="alert unanswered: the duty room was told to call")
-            staff = []
-            for role in ("operator", "supervisor"):
-                staff += self._staff(session, alert.site_id, role, now)[0]
-            queued = self._notify(session, alert, snapshot, effect, staff, now, reason="call_emergency",
-                                  number=number)
-            return {"call_id": call.id, "number": number, "recipients": [r.name for r in staff], "messages": queued}
-        log.error("alert %s: unknown escalation action %r skipped", alert.id, effect.action)
-        return {"skipped": f"unknown action {effect.action!r}"}
+        run = self._ACTIONS.get(effect.action)
+        if run is None:  # waits and repeats are the planner's; they never reach here
+            log.error("alert %s: escalation action %r has no effect; skipped", alert.id, effect.action)
+            return {"skipped": f"no effect for action {effect.action!r}"}
+        return run(self, session, alert, snapshot, effect, now)
+
+    def _notify_staff(self, session: Session, alert: Alert, snapshot: Snapshot, effect: Effect, now: float) -> dict:
+        staff, rostered = self._staff(session, alert.site_id, effect.spec.role, now)
+        queued = self._notify(session, alert, snapshot, effect, staff, now, reason=snapshot.reason)
+        return {"recipients": [r.name for r in staff], "messages": queued, "rostered": rostered}
+
+    def _notify_contact(self, session: Session, alert: Alert, snapshot: Snapshot, effect: Effect,
+                        now: float) -> dict:
+        contact = session.get(EmergencyContact, effect.spec.contact_id)
+        if contact is None:
+            return {"recipients": [], "messages": 0, "skipped": "contact no longer exists"}
+        recipient = Recipient(RecipientKind.CONTACT, contact.id, contact.name, list(contact.apprise_urls),
+                              contact.language, contact.quiet_hours)
+        queued = self._notify(session, alert, snapshot, effect, [recipient], now, reason=snapshot.reason)
+        return {"recipients": [contact.name], "messages": queued}
+
+    def _call_emergency(self, session: Session, alert: Alert, snapshot: Snapshot, effect: Effect,
+                        now: float) -> dict:
+        number = effect.spec.number
+        call = duty_service.record_call(db_session=session, at=now, caller="carehub escalation", callee=number,
+                                        outcome="requested", alert_id=alert.id, site_id=alert.site_id,
+                                        resident_id=alert.resident_id,
+                                        note="alert unanswered: the duty room was told to call")
+        staff = []
+        for role in ("operator", "supervisor"):
+            staff += self._staff(session, alert.site_id, role, now)[0]
+        queued = self._notify(session, alert, snapshot, effect, staff, now, reason="call_emergency",
+                              number=number)
+        return {"call_id": call.id, "number": number, "recipients": [r.name for r in staff], "messages": queued}
+
+    _ACTIONS = {Action.NOTIFY_STAFF: _notify_staff, Action.NOTIFY_CONTACT: _notify_contact,
+                Action.CALL_EMERGENCY: _call_emergency}
 
     def _staff(self, session: Session, site_id: int | None, role: str, now: float) -> tuple[list[Recipient], bool]:
         staff = duty_service.on_duty(db_session=session, site_id=site_id, at=now, role=role)
@@ -92,7 +103,7 @@ class StepEffects:
             staff = list(session.scalars(query.order_by(Staff.id)))
         return [Recipient(RecipientKind.STAFF, s.id, s.name, list(s.apprise_urls), s.language) for s in staff], rostered
 
-    def _notify(self, session: Session, alert: Alert, snapshot: dict, effect: Effect, recipients: list[Recipient],
+    def _notify(self, session: Session, alert: Alert, snapshot: Snapshot, effect: Effect, recipients: list[Recipient],
                 now: float, *, reason: str, number: str = "") -> int:
         resident, place = _resident_and_place(session, alert)
         when = dt.datetime.fromtimestamp(alert.first_at, self.context.tz).strftime("%Y-%m-%d %H:%M:%S")
@@ -113,8 +124,8 @@ class StepEffects:
                 if until is not None:
                     not_before, deferred = until, f"quiet hours {person.quiet_hours}"
             for n, url in enumerate(person.urls):
-                key = f"{alert.id}:{snapshot.get('run', 1)}:{effect.repeat}:{effect.step}:{person.kind}:{person.id}:{n}"
-                ref = f"CH-{alert.id}-{snapshot.get('run', 1)}.{effect.repeat}.{effect.step}"
+                key = f"{alert.id}:{snapshot.run}:{effect.repeat}:{effect.step}:{person.kind}:{person.id}:{n}"
+                ref = f"CH-{alert.id}-{snapshot.run}.{effect.repeat}.{effect.step}"
                 message = render(language=language, alert_type=alert.type, priority=alert.priority,
                                  resident=resident, place=place, time=when, link=link, ref=ref, reason=reason,
                                  number=number, answer_link=answer_link)

@@ -8,13 +8,14 @@ from collections.abc import Callable
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.alerts.models import Alert, AlertState
+from hub.alerts.models import Alert, AlertChange, AlertState
 from hub.audit import service as audit
 from hub.audit.service import SYSTEM
 from hub.detect.models import DetectionRecord
 from hub.devices.models import EmergencyContact
 from hub.escalation import policies, steps
 from hub.escalation.effects import StepEffects
+from hub.escalation.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -39,25 +40,26 @@ class EscalationEngine:
 
     def on_alert(self, session: Session, alert: Alert, _detection: DetectionRecord, change: str) -> None:
         """Alert hook: start escalation for a newly raised alert, in the alert's own transaction."""
-        if change == "raised":
+        if change == AlertChange.RAISED:
             snap = self._snapshot(session, alert, reason=UNACKNOWLEDGED, now=alert.created_at)
-            alert.escalation, alert.escalation_step, alert.next_escalation_at = snap, 0, alert.created_at
+            alert.escalation, alert.escalation_step, alert.next_escalation_at = snap.to_json(), 0, alert.created_at
             # The first step is due at once: wake the timer when the alert is committed, not at its next tick.
             event.listen(session, "after_commit", lambda _session: self.wake(), once=True)
 
-    def _snapshot(self, session: Session, alert: Alert, *, reason: str, now: float) -> dict:
+    def _snapshot(self, session: Session, alert: Alert, *, reason: str, now: float) -> Snapshot:
         contact_ids: list[int] = []
         if alert.resident_id is not None:
             contact_ids = list(session.scalars(select(EmergencyContact.id)
                                                .where(EmergencyContact.resident_id == alert.resident_id)
                                                .order_by(EmergencyContact.order, EmergencyContact.id)))
         policy = policies.find(db_session=session, site_id=alert.site_id, alert_type=alert.type)
-        run = int((alert.escalation or {}).get("run", 0)) + 1
+        previous = Snapshot.from_json(alert.escalation)
+        run = (previous.run if previous is not None else 0) + 1
         snap = policies.snapshot(policy=policy, priority=alert.priority, contact_ids=contact_ids, reason=reason,
                                  now=now, run=run)
         audit.append(db_session=session, actor=SYSTEM, action="escalation.started", entity="alert",
-                     entity_id=alert.id, at=now, detail={"policy": snap["policy"], "reason": reason, "run": run,
-                                                         "steps": len(snap["steps"])})
+                     entity_id=alert.id, at=now, detail={"policy": snap.policy, "reason": reason, "run": run,
+                                                         "steps": len(snap.steps)})
         return snap
 
     def due(self, now: float, limit: int = 100) -> list[int]:
@@ -82,7 +84,7 @@ class EscalationEngine:
 
     def advance(self, alert_id: int, now: float) -> bool:
         """Run the due steps of one alert in one transaction, claimed by compare-and-set on its step."""
-        change = "escalated"
+        change = AlertChange.ESCALATED
         with self.session_factory() as session, session.begin():
             # FOR UPDATE (PostgreSQL; SQLite has one writer anyway): a second hub racing for the same step waits
             # here for this transaction and then finds nothing due, instead of failing on the messages' unique key.
@@ -90,32 +92,34 @@ class EscalationEngine:
             if alert is None or alert.next_escalation_at is None or alert.next_escalation_at > now:
                 return False
             claim = (alert.state, alert.escalation_step, alert.next_escalation_at)
-            snap, step, due = dict(alert.escalation or {}), alert.escalation_step, alert.next_escalation_at
+            stored = Snapshot.from_json(alert.escalation)
+            snap = stored if stored is not None else self._snapshot(session, alert, reason=UNACKNOWLEDGED, now=now)
+            step, due = alert.escalation_step, alert.next_escalation_at
             if alert.state == AlertState.DISPATCHED:
                 if alert.arrived_at is not None:
                     return self._claim(session, alert, claim, snap, step, None, now)
-                if snap.get("help_not_arrived_for") != alert.dispatched_at:
+                if snap.help_not_arrived_for != alert.dispatched_at:
                     # The responder did not confirm arrival in time: escalate again from the first step.
                     audit.append(db_session=session, actor=SYSTEM, action="alert.help_not_arrived", entity="alert",
                                  entity_id=alert.id, at=now, detail={"responder": alert.responder,
                                                                      "arrival_due_at": alert.arrival_due_at})
-                    snap = self._snapshot(session, alert, reason=HELP_NOT_ARRIVED, now=now)
-                    snap["help_not_arrived_for"] = alert.dispatched_at
-                    step, change = 0, HELP_NOT_ARRIVED
+                    snap = self._snapshot(session, alert, reason=HELP_NOT_ARRIVED, now=now).replace(
+                        help_not_arrived_for=alert.dispatched_at)
+                    step, change = 0, AlertChange.HELP_NOT_ARRIVED
             elif alert.state != AlertState.NEW:
                 return self._claim(session, alert, claim, snap, step, None, now)
             result = steps.plan(snap, step=step, due=due, now=now)
-            snap["repeats_done"] = result.repeats_done
+            snap = snap.replace(repeats_done=result.repeats_done)
             for effect in result.effects:
                 did = self.effects.apply(session, alert, snap, effect, now)
                 audit.append(db_session=session, actor=SYSTEM, action="escalation.step", entity="alert",
                              entity_id=alert.id, at=now,
-                             detail={"run": snap.get("run"), "repeat": effect.repeat, "step": effect.step,
-                                     "action": effect.action, "due_late_s": round(now - due, 3), **did})
+                             detail={"run": snap.run, "repeat": effect.repeat, "step": effect.step,
+                                     "action": str(effect.action), "due_late_s": round(now - due, 3), **did})
                 self.steps_run += 1
             if result.next_at is None:
                 audit.append(db_session=session, actor=SYSTEM, action="escalation.finished", entity="alert",
-                             entity_id=alert.id, at=now, detail={"run": snap.get("run")})
+                             entity_id=alert.id, at=now, detail={"run": snap.run})
             self._claim(session, alert, claim, snap, result.step, result.next_at, now)
         with self.session_factory() as session:
             fresh = session.get(Alert, alert_id)
@@ -124,14 +128,14 @@ class EscalationEngine:
         return True
 
     @staticmethod
-    def _claim(session: Session, alert: Alert, claim: tuple, snap: dict, step: int, next_at: float | None,
+    def _claim(session: Session, alert: Alert, claim: tuple, snap: Snapshot, step: int, next_at: float | None,
                now: float) -> bool:
         state, old_step, old_due = claim
         session.expunge(alert)  # the ORM must not write it: only the guarded update below may
         result = session.execute(
             update(Alert).where(Alert.id == alert.id, Alert.state == state, Alert.escalation_step == old_step,
                                 Alert.next_escalation_at == old_due)
-            .values(escalation=snap, escalation_step=step, next_escalation_at=next_at, updated_at=now))
+            .values(escalation=snap.to_json(), escalation_step=step, next_escalation_at=next_at, updated_at=now))
         if result.rowcount != 1:
             raise EscalationConflict(f"alert {alert.id} changed")
         return True

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.escalation.models import EscalationPolicy, PolicyIn, Step, StepAction
+from hub.escalation.snapshot import Action, FrozenStep, Snapshot
 
 _S = StepAction
 # Built-in policies by priority, used where no stored policy covers the alert's site and type.
@@ -60,28 +61,33 @@ def put(*, db_session: Session, policy_in: PolicyIn, actor: str, now: float) -> 
 
 
 def snapshot(*, policy: EscalationPolicy | None, priority: int, contact_ids: list[int], reason: str,
-             now: float, run: int) -> dict:
+             now: float, run: int) -> Snapshot:
     """Freeze a policy for one alert: family steps become one step per contact, in the contacts' order."""
     if policy is not None:
         name, policy_id, steps = policy.name, policy.id, [Step.model_validate(s) for s in policy.steps]
     else:
         name, policy_id = f"default P{priority}", None
         steps = DEFAULT_POLICIES.get(priority, DEFAULT_POLICIES[2])
-    flat: list[dict] = []
-    for step in steps:
-        if step.action == StepAction.NOTIFY_FAMILY:
-            for n, contact_id in enumerate(contact_ids):
-                if n:
-                    flat.append({"action": "wait", "seconds": step.seconds})
-                flat.append({"action": "notify_contact", "contact_id": contact_id})
-        elif step.action in (StepAction.NOTIFY_ON_DUTY, StepAction.NOTIFY_SUPERVISOR):
-            role = "supervisor" if step.action == StepAction.NOTIFY_SUPERVISOR else step.role
-            flat.append({"action": "notify_staff", "role": role})
-        elif step.action == StepAction.CALL_EMERGENCY:
-            flat.append({"action": "call_emergency", "number": step.number})
-        elif step.action == StepAction.WAIT:
-            flat.append({"action": "wait", "seconds": step.seconds})
-        else:
-            flat.append({"action": "repeat", "times": step.times})
-    return {"policy": name, "policy_id": policy_id, "reason": reason, "run": run, "started_at": now,
-            "repeats_done": 0, "steps": flat}
+    flat = [frozen for step in steps for frozen in _freeze(step, contact_ids)]
+    return Snapshot(policy=name, policy_id=policy_id, reason=reason, run=run, started_at=now, steps=tuple(flat))
+
+
+def _freeze(step: Step, contact_ids: list[int]) -> list[FrozenStep]:
+    """Translate one policy step into the snapshot's steps (a family step: one per contact, waits between)."""
+    if step.action == StepAction.NOTIFY_FAMILY:
+        out: list[FrozenStep] = []
+        for n, contact_id in enumerate(contact_ids):
+            if n:
+                out.append(FrozenStep(Action.WAIT, seconds=step.seconds))
+            out.append(FrozenStep(Action.NOTIFY_CONTACT, contact_id=contact_id))
+        return out
+    return [_ONE_STEP[step.action](step)]
+
+
+_ONE_STEP = {
+    StepAction.NOTIFY_ON_DUTY: lambda s: FrozenStep(Action.NOTIFY_STAFF, role=s.role),
+    StepAction.NOTIFY_SUPERVISOR: lambda s: FrozenStep(Action.NOTIFY_STAFF, role="supervisor"),
+    StepAction.CALL_EMERGENCY: lambda s: FrozenStep(Action.CALL_EMERGENCY, number=s.number),
+    StepAction.WAIT: lambda s: FrozenStep(Action.WAIT, seconds=s.seconds),
+    StepAction.REPEAT: lambda s: FrozenStep(Action.REPEAT, times=s.times),
+}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hub.escalation.snapshot import Action, FrozenStep, Snapshot
+
 
 @dataclass(frozen=True, slots=True)
 class Effect:
@@ -11,8 +13,12 @@ class Effect:
 
     step: int
     repeat: int
-    action: str
-    params: dict
+    spec: FrozenStep
+
+    @property
+    def action(self) -> Action:
+        """Return what the step does."""
+        return self.spec.action
 
 
 @dataclass(slots=True)
@@ -25,14 +31,14 @@ class Plan:
     repeats_done: int = 0
 
 
-def plan(snapshot: dict, *, step: int, due: float | None, now: float) -> Plan:
+def plan(snapshot: Snapshot, *, step: int, due: float | None, now: float) -> Plan:
     """Return the effects of every step due at `now` and the next step with its due time (None: finished).
 
     Waits count from the previous step's due time, not from when it ran, so a late run (the hub was down)
     catches up on every missed step instead of skipping or stretching them.
     """
-    steps: list[dict] = snapshot.get("steps", [])
-    repeats = int(snapshot.get("repeats_done", 0))
+    steps = snapshot.steps
+    repeats = snapshot.repeats_done
     out = Plan(step=step, next_at=due, repeats_done=repeats)
     i = step
     while due is not None and due <= now:
@@ -40,20 +46,18 @@ def plan(snapshot: dict, *, step: int, due: float | None, now: float) -> Plan:
             due = None
             break
         current = steps[i]
-        action = current["action"]
-        if action == "wait":
-            due += float(current.get("seconds", 0.0))
+        if current.action == Action.WAIT:
+            due += current.seconds
             i += 1
             continue
-        if action == "repeat":
-            if repeats < int(current.get("times", 1)):
+        if current.action == Action.REPEAT:
+            if repeats < current.times:
                 repeats += 1
                 i = 0
             else:
                 i += 1
             continue
-        out.effects.append(Effect(step=i, repeat=repeats, action=action,
-                                  params={k: v for k, v in current.items() if k != "action"}))
+        out.effects.append(Effect(step=i, repeat=repeats, spec=current))
         i += 1
     if i >= len(steps):
         due = None

@@ -7,8 +7,12 @@ from collections.abc import Callable, Mapping
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.alerts.models import Alert, AlertChange
+from hub.audit.service import SYSTEM
 from hub.auth.principal import Principal
 from hub.config import Settings
+from hub.detect.models import DetectionRecord
+from hub.devices import service as registry
 from hub.ledgers import inspections, reports, service
 from hub.ledgers.models import (
     Complaint,
@@ -20,7 +24,76 @@ from hub.ledgers.models import (
     InspectionTemplate,
     TaskResultIn,
 )
-from hub.ledgers.policy import HazardPolicy
+from hub.ledgers.policy import ALERT_CATEGORY, DEVICE_PROBLEMS, SAFETY_DEVICE_CATEGORY, HazardPolicy
+from hub.workorders import service as workorder_service
+from hub.workorders.models import WorkOrder
+
+
+class AlertHazards:
+    """The alert hook after the work orders': fire, gas and dead safety devices register a hazard (rules 5, 6).
+
+    It runs inside the alert's transaction, so alert, order and hazard are written together or not at all,
+    and it links the hazard with the order the work-order hook made for the alert (or the open repair
+    that took the alert as a recurrence).
+    """
+
+    def __init__(self, policy: HazardPolicy) -> None:
+        self.policy = policy
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AlertHazards:
+        """Build the hook from the hub's settings."""
+        return cls(HazardPolicy.of(settings.hazard_rules, settings.hazard_deadlines_h))
+
+    def on_alert(self, session: Session, alert: Alert, detection: DetectionRecord, change: str) -> None:
+        """Register (or add a recurrence to) the hazard a raised alert causes, linked with its order."""
+        if change != AlertChange.RAISED:
+            return
+        order = workorder_service.order_for_alert(db_session=session, alert_id=alert.id,
+                                                  device_key=alert.device_key if alert.type in DEVICE_PROBLEMS
+                                                  else None)
+        hazard = self._hazard(session, alert, alert.updated_at, order)
+        if order is not None and hazard is not None and order.hazard_id != hazard.id:
+            workorder_service.link_hazard(db_session=session, order=order, hazard_id=hazard.id, actor=SYSTEM,
+                                          now=alert.updated_at)
+
+    def _hazard(self, session: Session, alert: Alert, now: float, order: WorkOrder | None) -> Hazard | None:
+        level = self.policy.alert_levels.get(alert.type)
+        category = ALERT_CATEGORY.get(alert.type)
+        title = f"{alert.type} alarm: {alert.subject}"
+        if alert.type in DEVICE_PROBLEMS and alert.device_key and self.policy.device_level:
+            # Rule 6: a dead, tampered or faulty smoke/gas detector is a fire-safety hazard, not a fire alert.
+            device = registry.get_device_by_key(db_session=session, key=alert.device_key)
+            category = SAFETY_DEVICE_CATEGORY.get(device.kind) if device is not None else None
+            level = self.policy.device_level if category is not None else None
+            title = f"safety device {alert.type}: {device.name or alert.device_key}" if device else title
+        if level is None or category is None:
+            return None
+        open_hazard = None
+        if alert.device_key:  # the same device again: one hazard in the ledger, its history says how often
+            open_hazard = service.open_hazard_for_device(db_session=session, device_key=alert.device_key,
+                                                         category=HazardCategory(category), level=HazardLevel(level))
+        elif alert.room_id is not None:  # a room's confirmed fire joins the hazard its first smoke alarm opened
+            open_hazard = service.open_hazard_in_room(db_session=session, room_id=alert.room_id,
+                                                      category=HazardCategory(category), level=HazardLevel(level))
+        if open_hazard is not None:
+            return service.note_recurrence(db_session=session, hazard=open_hazard, alert_id=alert.id,
+                                           actor=SYSTEM, now=now)
+        return service.register(
+            db_session=session, category=category, level=HazardLevel(level), title=title[:200],
+            site_id=alert.site_id, room_id=alert.room_id, device_key=alert.device_key, source="alert", actor=SYSTEM,
+            now=now, deadline_at=now + self.policy.deadline_s(level), alert_id=alert.id,
+            work_order_id=order.id if order is not None else None,
+            description=f"registered automatically from alert #{alert.id} ({alert.type})")
+
+
+def link_order_to_hazard(session: Session, principal: Principal, hazard_id: int, order_id: int, now: float) -> bool:
+    """Link a hand-made work order to the hazard it names; False when the hazard is not the caller's."""
+    hazard = service.get_in_scope(db_session=session, hazard_id=hazard_id, principal=principal)
+    if hazard is None:
+        return False
+    service.link_work_order(db_session=session, hazard=hazard, work_order_id=order_id, actor=principal.actor, now=now)
+    return True
 
 
 class LedgerFlow:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from hub.alerts.types import check_keys
 from hub.ledgers.models import HazardCategory, HazardLevel
 
 _L = HazardLevel
@@ -39,6 +40,7 @@ class HazardPolicy:
            ) -> HazardPolicy:
         """Merge Settings.hazard_rules and hazard_deadlines_h onto the defaults ("" switches a rule off)."""
         rules = dict(rules or {})
+        check_keys(rules, "hazard_rules", extra=frozenset({"device"}))
         device = rules.pop("device", DEFAULT_DEVICE_LEVEL)
         levels = {k: v for k, v in {**DEFAULT_ALERT_LEVELS, **rules}.items() if v}
         deadlines = {**DEFAULT_DEADLINES_H, **(deadlines_h or {})}

@@ -4,25 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFAULT_LANGUAGE = "zh-CN"
+from hub.alerts.types import type_name
 
-TYPE_NAMES: dict[str, dict[str, str]] = {
-    "zh-CN": {
-        "sos": "一键呼叫", "fall": "跌倒", "fall_suspected": "疑似跌倒", "fire": "火警", "fire_suspected": "疑似火情",
-        "gas": "燃气泄漏", "gas_prealarm": "燃气浓度预警", "co": "一氧化碳报警", "heat": "高温报警",
-        "inactivity": "长时间无活动", "vitals": "生命体征异常", "missed_checkin": "未按时报平安",
-        "device_offline": "设备离线", "battery_low": "设备电量低", "tamper": "设备被拆动", "not_worn": "手环未佩戴",
-        "fault": "设备故障",
-    },
-    "en": {
-        "sos": "SOS call", "fall": "Fall", "fall_suspected": "Suspected fall", "fire": "Fire alarm",
-        "fire_suspected": "Suspected fire", "gas": "Gas leak", "gas_prealarm": "Gas pre-alarm",
-        "co": "Carbon monoxide alarm", "heat": "Heat alarm", "inactivity": "No activity for too long",
-        "vitals": "Abnormal vital signs", "missed_checkin": "Missed daily check-in",
-        "device_offline": "Device offline", "battery_low": "Device battery low", "tamper": "Device tampered",
-        "not_worn": "Wristband not worn", "fault": "Device fault",
-    },
-}
+DEFAULT_LANGUAGE = "zh-CN"
 
 # What the reader should do, per alert type; types not listed get the language's "*" line.
 ADVICE: dict[str, dict[str, str]] = {
@@ -85,7 +69,7 @@ def render(*, language: str, alert_type: str, priority: int, resident: str | Non
     advice_key = reason if reason in ("help_not_arrived", "call_emergency") else alert_type
     advice = ADVICE[lang].get(advice_key, ADVICE[lang]["*"]).format(number=number)
     fields = {
-        "priority": priority, "type_name": TYPE_NAMES[lang].get(alert_type, alert_type),
+        "priority": priority, "type_name": type_name(alert_type, lang),
         "resident": resident or UNKNOWN_RESIDENT[lang], "place": place or "-", "time": time, "advice": advice,
         "link": link, "ref": ref,
         "family_line": _FAMILY_LINE[lang].format(answer_link=answer_link) if answer_link else "",

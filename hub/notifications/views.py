@@ -14,12 +14,13 @@ from fastapi.responses import HTMLResponse
 from hub.alerts import service as alert_service
 from hub.alerts.flows import AlertFlow, public
 from hub.alerts.models import Alert
+from hub.alerts.types import type_name
 from hub.auth.deps import Auth
 from hub.auth.principal import Principal
 from hub.auth.roles import Permission
 from hub.notifications import service
 from hub.notifications.models import AttemptPublic, FamilyAnswer, FamilyAnswerIn, NotificationPublic
-from hub.notifications.templates import TYPE_NAMES, language_of
+from hub.notifications.templates import language_of
 
 _PAGE = {
     "zh-CN": {"title": "CareHub 报警通知", "state": "处理状态", "handling": "我来处理", "call_me": "请给我回电",
@@ -92,7 +93,7 @@ def make_router(auth: Auth, flow: AlertFlow, *, timezone: str) -> APIRouter:
             lang = language_of(link.language)
             text = _PAGE[lang]
             when = dt.datetime.fromtimestamp(alert.first_at, tz).strftime("%Y-%m-%d %H:%M")
-            body = (f'<p><b>{html.escape(TYPE_NAMES[lang].get(alert.type, alert.type))}</b> · {when}</p>'
+            body = (f'<p><b>{html.escape(type_name(alert.type, lang))}</b> · {when}</p>'
                     f'<p>{text["state"]}: {text["states"].get(alert.state, alert.state)}</p>'
                     f'<form method="post"><button name="answer" value="handling">{text["handling"]}</button>'
                     f'<button name="answer" value="call_me">{text["call_me"]}</button></form>')

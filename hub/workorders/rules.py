@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from hub.alerts.types import check_keys
 from hub.workorders.models import WorkOrderType
 
 _T = WorkOrderType
@@ -60,6 +61,7 @@ class Rules:
     @classmethod
     def of(cls, orders: Mapping[str, str] | None = None, sla: Mapping[str, list[float]] | None = None) -> Rules:
         """Merge overrides onto the defaults; an empty order type switches a rule off."""
+        check_keys(orders or {}, "workorder_rules")
         merged = {**DEFAULT_RULES, **(orders or {})}
         return cls(orders={k: v for k, v in merged.items() if v}, sla={**DEFAULT_SLA, **(sla or {})})
 

@@ -225,6 +225,16 @@ def note_recurrence(*, db_session: Session, order: WorkOrder, alert_id: int, act
     return order
 
 
+def order_for_alert(*, db_session: Session, alert_id: int, device_key: str | None) -> WorkOrder | None:
+    """Return the order working on an alert: the one it created, else the open repair of `device_key`."""
+    own = orders_of_alert(db_session=db_session, alert_id=alert_id)
+    if own:
+        return own[0]
+    if device_key is None:
+        return None
+    return open_order_for_device(db_session=db_session, device_key=device_key, type=WorkOrderType.MAINTENANCE)
+
+
 def orders_of_alert(*, db_session: Session, alert_id: int) -> list[WorkOrder]:
     """Return the orders an alert caused (the alert's side of the link)."""
     return list(db_session.scalars(select(WorkOrder).where(WorkOrder.alert_id == alert_id).order_by(WorkOrder.id)))
