@@ -15,8 +15,8 @@ from hub.auth.principal import Principal
 from hub.auth.ratelimit import LoginRateLimiter
 from hub.auth.roles import Permission
 
-_bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
-_api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
+bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
 def _unauthorized(detail: str = "not authenticated") -> HTTPException:
@@ -48,8 +48,8 @@ class Auth:
     def current(self) -> Callable[..., Principal]:
         """Return a dependency giving the authenticated principal (401 otherwise)."""
 
-        def dependency(token: Annotated[str | None, Depends(_bearer)],
-                       api_key: Annotated[str | None, Depends(_api_key)]) -> Principal:
+        def dependency(token: Annotated[str | None, Depends(bearer)],
+                       api_key: Annotated[str | None, Depends(api_key_header)]) -> Principal:
             return self.resolve(token, api_key)
 
         return dependency
@@ -68,8 +68,8 @@ class Auth:
     def stream(self) -> Callable[..., Principal]:
         """Return a dependency that also accepts `?access_token=` (browsers' EventSource sends no headers)."""
 
-        def dependency(request: Request, token: Annotated[str | None, Depends(_bearer)],
-                       api_key: Annotated[str | None, Depends(_api_key)]) -> Principal:
+        def dependency(request: Request, token: Annotated[str | None, Depends(bearer)],
+                       api_key: Annotated[str | None, Depends(api_key_header)]) -> Principal:
             principal = self.resolve(token or request.query_params.get("access_token"), api_key)
             if not principal.can(Permission.ALERTS_READ):
                 raise HTTPException(status.HTTP_403_FORBIDDEN, "your role may not read alerts")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import JSON, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,3 +37,22 @@ class DetectorSnapshot(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     data: Mapped[dict] = mapped_column(JSON)
     saved_at: Mapped[float] = mapped_column(Float)
+
+
+class DetectionPublic(BaseModel):
+    """A detection with its evidence as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    type: str
+    state: str
+    subject: str
+    t: float
+    confidence: float
+    device_key: str | None
+    resident_id: int | None
+    room_id: int | None
+    site_id: int | None
+    recorded_at: float
+    evidence: dict

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import JSON, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,3 +34,19 @@ class DeviceEventRecord(Base):
     # killed in between finds it at start-up and hands it to them again.
     handled: Mapped[bool] = mapped_column(default=True, index=True)
 
+
+class EventPublic(BaseModel):
+    """A recorded device event or status change as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    device_key: str
+    device_id: int | None
+    kind: str
+    state: str
+    ts: float
+    received_at: float
+    source: str
+    is_alarm: bool
+    detail: dict

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from device_drivers.model import (
     AccelBatch,
@@ -16,6 +17,9 @@ from device_drivers.model import (
     Message,
     Reading,
 )
+
+if TYPE_CHECKING:
+    from hub.devices.directory import DeviceRef
 
 _FLAG_KINDS = {EventKind.BATTERY_LOW: "battery_low", EventKind.TAMPER: "tamper", EventKind.FAULT: "fault"}
 _ALARM_FLAGS = {EventKind.SMOKE, EventKind.GAS, EventKind.CO, EventKind.HEAT}
@@ -160,3 +164,8 @@ class DeviceHealth:
     def offline_count(self) -> int:
         """Return how many tracked devices are offline."""
         return sum(1 for s in self._states.values() if s.availability == Availability.OFFLINE)
+
+
+def health_key(device_key: str, ref: DeviceRef | None) -> str:
+    """Return the key live state is kept under: one per registered device, whatever identifier it used."""
+    return f"device:{ref.id}" if ref is not None else device_key

@@ -24,7 +24,7 @@ from device_drivers.model import (
 from hub import metrics
 from hub.devices.directory import DeviceDirectory, DeviceRef
 from hub.events.models import DeviceEventRecord
-from hub.health.state import DeviceHealth
+from hub.health.state import DeviceHealth, health_key
 from hub.ingest.lanes import Delivery, TelemetryLane
 
 log = logging.getLogger(__name__)
@@ -256,7 +256,3 @@ def count_canonical(counts: dict[type, int]) -> None:
     for kind, n in counts.items():
         (_CANONICAL.get(kind) or metrics.CANONICAL.labels("other")).inc(n)
 
-
-def health_key(device_key: str, ref: DeviceRef | None) -> str:
-    """Return the key live state is kept under: one per registered device, whatever identifier it used."""
-    return f"device:{ref.id}" if ref is not None else device_key
