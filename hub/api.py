@@ -29,7 +29,7 @@ from hub.notifications.views import make_router as make_notifications_router
 from hub.ops import router as ops_router
 from hub.profiles.views import make_router as make_profiles_router
 from hub.workorders.flows import WorkOrderFlow
-from hub.workorders.views import make_router as make_workorders_router
+from hub.workorders.views import router as workorders_router
 
 if TYPE_CHECKING:
     from hub.runtime import Hub
@@ -50,7 +50,7 @@ def create_app(hub: Hub) -> FastAPI:
                                         timezone=hub.settings.timezone))
     app.include_router(make_notifications_router(auth, hub.alerts, timezone=hub.settings.timezone))
     app.include_router(make_escalation_router(auth, hub.session_factory, hub.alerts.clock))
-    for router in (devices_state_router, events_router, detections_router, ingest_router):
+    for router in (devices_state_router, events_router, detections_router, ingest_router, workorders_router):
         app.include_router(router)
     app.include_router(make_profiles_router(hub, auth))
     app.include_router(make_devices_router(hub.session_factory, directory=hub.directory,
@@ -58,9 +58,8 @@ def create_app(hub: Hub) -> FastAPI:
                                            reader=auth.require(Permission.REGISTRY_READ),
                                            writer=auth.require(Permission.REGISTRY_WRITE),
                                            on_bound=hub.alerts.rehome_bound))
-    app.include_router(make_workorders_router(auth, WorkOrderFlow(session_factory=hub.session_factory,
-                                                                  settings=hub.settings, clock=hub.alerts.clock,
-                                                                  hazard_link=link_order_to_hazard)))
+    app.state.workorders = WorkOrderFlow(session_factory=hub.session_factory, settings=hub.settings,
+                                         clock=hub.alerts.clock, hazard_link=link_order_to_hazard)
     app.include_router(make_ledgers_router(auth, LedgerFlow(session_factory=hub.session_factory,
                                                             settings=hub.settings, clock=hub.alerts.clock)))
     app.include_router(ops_router)

@@ -159,6 +159,12 @@ class WorkOrderPublic(BaseModel):
     escalations: list[dict]
 
 
+class WorkOrderDetail(WorkOrderPublic):
+    """One order with its timeline from the audit log (escalations included), oldest first."""
+
+    history: list[dict]
+
+
 class DispatchIn(BaseModel):
     """Whom the order goes to: a staff member by id, or a name for someone outside the registry."""
 
