@@ -6,7 +6,7 @@ from device_drivers.model import DeviceEvent, EventKind, EventState
 from hub import migrate
 from hub.db import make_engine, make_session_factory
 from hub.detect.engine import DetectionEngine
-from hub.detect.latches import expiry_table
+from hub.detect.latches import LATCHES_EXPIRED, expiry_table
 from hub.detect.models import DetectionRecord
 from hub.devices.directory import DeviceRef
 from tests.clock import Clock
@@ -69,6 +69,7 @@ def test_an_open_alert_changing_state_releases_nothing(engine):
 
 def test_a_latch_no_report_refreshes_expires_and_reports_keep_it_alive(engine):
     eng, factory, clock = engine
+    expired_before = LATCHES_EXPIRED._value.get()
     eng.on_message(_event("imei:1", EventKind.SMOKE, clock), SMOKE_1)
     for _ in range(3):  # reports every 200 s keep the 300-s latch: no new detection
         clock.now += 200
@@ -84,6 +85,7 @@ def test_a_latch_no_report_refreshes_expires_and_reports_keep_it_alive(engine):
     clock.now += 301
     eng.tick()
     assert eng.fire.expired == 1 and len(_rows(factory)) == 1, "an expiry is not a restore: nothing recorded"
+    assert LATCHES_EXPIRED._value.get() - expired_before == 1  # carehub_latches_ended_total{how="expired"}
     eng.on_message(_event("imei:1", EventKind.SMOKE, clock), SMOKE_1)
     eng.flush()
     assert _rows(factory) == [("fire_suspected", "active", "imei:1")] * 2

@@ -48,7 +48,7 @@ from hub.detect.fall import FallDetection, FallDetector
 from hub.detect.fall_cancel import CANCEL_KINDS, FallCancelWindow
 from hub.detect.fire import FireGasDetector
 from hub.detect.inactivity import ActivitySource, InactivityDetector
-from hub.detect.latches import RELEASED_BY_CLOSE, expiry_table
+from hub.detect.latches import LATCHES_EXPIRED, RELEASED_BY_CLOSE, expiry_table
 from hub.detect.models import DetectionRecord, DetectorSnapshot
 from hub.detect.vitals import VitalsDetector
 from hub.devices.directory import DeviceRef
@@ -80,7 +80,6 @@ _LATCHED_CONDITIONS = {DetectionType.BATTERY_LOW: EventKind.BATTERY_LOW, Detecti
 _FIRE_TYPES = frozenset({DetectionType.FIRE, DetectionType.FIRE_SUSPECTED, DetectionType.HEAT, DetectionType.CO,
                          DetectionType.GAS, DetectionType.GAS_PREALARM})
 _OPEN_ALERT_STATES = frozenset({"new", "acknowledged", "dispatched"})
-_LATCHES_EXPIRED = metrics.LATCHES_ENDED.labels("expired")
 _LATCHES_RELEASED = metrics.LATCHES_ENDED.labels("released")
 # Life-safety detections are committed at once, on the thread that found them; the rest in batches.
 _IMMEDIATE = {DetectionType.FALL, DetectionType.FALL_SUSPECTED, DetectionType.SOS, DetectionType.FIRE,
@@ -323,6 +322,7 @@ class DetectionEngine:
             if kind is not None and now - seen >= self.latch_expiry_s[kind]:
                 del self._active_conditions[key]
                 self.latches_expired += 1
+                LATCHES_EXPIRED.inc()
                 log.info("%s of %s expired with no restore", key[0], key[1])
 
     def on_alert_change(self, alert: dict, change: str) -> None:
@@ -333,16 +333,17 @@ class DetectionEngine:
             dtype = DetectionType(alert.get("type"))
         except ValueError:
             return
-        released = self.latches_released
+        released = 0
         with self._lock:
             if dtype in _FIRE_TYPES:
-                self.latches_released += self.fire.release(
+                released = self.fire.release(
                     dtype, device_key=alert.get("device_key"), resident_id=alert.get("resident_id"),
                     room_id=alert.get("room_id"), subject=alert.get("subject") or "")
             elif _LATCHED_CONDITIONS.get(dtype) in RELEASED_BY_CLOSE and alert.get("device_key"):
-                self.latches_released += self._active_conditions.pop((dtype, alert["device_key"]), None) is not None
-        if self.latches_released > released:
-            _LATCHES_RELEASED.inc(self.latches_released - released)
+                released = self._active_conditions.pop((dtype, alert["device_key"]), None) is not None
+            self.latches_released += released
+        if released:
+            _LATCHES_RELEASED.inc(released)
 
     def _from_fall(self, found: FallDetection) -> Detection:
         return _from_fall(found, self._refs.get(str(found.device_key)))
@@ -356,11 +357,8 @@ class DetectionEngine:
             detections: list[Detection] = []
             for f in polled:
                 detections += self.cancel.hold(self._from_fall(f), after_t=f.t + post_s)
-            expired = self.fire.expired + self.latches_expired
             detections += self.fire.tick() + self.inactivity.tick() + self.cancel.due()
             self._expire_conditions(self.clock())
-            if self.fire.expired + self.latches_expired > expired:
-                _LATCHES_EXPIRED.inc(self.fire.expired + self.latches_expired - expired)
         self._emit(detections)
         self.flush()
         if self.clock() >= self._next_snapshot:

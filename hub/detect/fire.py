@@ -38,7 +38,7 @@ from scipy.stats import theilslopes
 
 from device_drivers.model import DeviceEvent, EventKind, EventState, Message, Reading
 from hub.detect.detection import Detection, DetectionState, DetectionType
-from hub.detect.latches import expiry_table
+from hub.detect.latches import LATCHES_EXPIRED, expiry_table
 
 if TYPE_CHECKING:
     from hub.devices.directory import DeviceRef
@@ -239,7 +239,7 @@ class FireGasDetector:
         """
         dropped = 0
         if alert_type == DetectionType.FIRE:
-            rooms = {subject, f"room:{room_id}" if room_id is not None else subject}
+            rooms = {subject} | ({f"room:{room_id}"} if room_id is not None else set())
             rooms |= {d.room_key for d in self.devices.values() if _belongs(d, None, resident_id)}
             for key in rooms & set(self.rooms):
                 self.rooms[key].fire = False
@@ -257,7 +257,9 @@ class FireGasDetector:
     def _expire_flags(self, dev: DeviceState, now: float) -> None:
         for criterion, (seen, _ts) in list(dev.flag_seen.items()):
             if now - seen >= self.latch_expiry_s[FLAG_KINDS[criterion]]:
-                self.expired += self._drop(dev, criterion)
+                dropped = self._drop(dev, criterion)
+                self.expired += dropped
+                LATCHES_EXPIRED.inc(dropped)
 
     def _drop(self, dev: DeviceState, criterion: str) -> int:
         """Forget an active criterion without a restore; it still counts as recent for confirmation."""

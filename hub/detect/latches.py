@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from device_drivers.model import EventKind
+from hub import metrics
 
 # Latched: an ACTIVE event holds until a CLEARED event (a restore), an expiry, or, for alarms, the close
 # of its alert. Every other kind is momentary: each ACTIVE or MOMENTARY event is a new occurrence.
@@ -21,6 +22,7 @@ LATCHED_KINDS = frozenset({EventKind.SMOKE, EventKind.GAS, EventKind.CO, EventKi
 # Maintenance conditions (battery, fault, mains) stay latched until restored or expired: a device that
 # repeats `battery_low: true` in every report must not reopen the alert an operator just handled.
 RELEASED_BY_CLOSE = frozenset({EventKind.SMOKE, EventKind.GAS, EventKind.CO, EventKind.HEAT, EventKind.TAMPER})
+LATCHES_EXPIRED = metrics.LATCHES_ENDED.labels("expired")  # counted where a latch expires (engine, fire detector)
 # Seconds without a report saying the condition is still active before it expires (Settings.latch_expiry_s).
 DEFAULT_EXPIRY_S: dict[str, float] = {
     EventKind.SMOKE: 600.0, EventKind.GAS: 600.0, EventKind.CO: 600.0, EventKind.HEAT: 600.0,
