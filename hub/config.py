@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -66,6 +67,14 @@ class Settings(BaseSettings):
     influx_queue_lines: int = 200_000
     influx_spill_max_bytes: int = 1 << 30
     telemetry_retention_days: float = 7.0  # embedded local store only
+
+    # Several hubs on one PostgreSQL (docs/cluster.md): shards of MQTT topic filters, each held by one hub
+    # under a lease. Empty cluster_shards: one shard "main" with every profile's topics (hot standby).
+    cluster_enabled: bool = False
+    cluster_shards: dict[str, list[str]] = Field(default_factory=dict)
+    cluster_lease_ttl_s: float = Field(default=9.0, gt=0)  # a dead holder's shards are taken after this ...
+    cluster_renew_s: float = Field(default=2.0, gt=0)  # ... plus at most one renewal interval
+    hub_id: str = ""  # this hub's name in the cluster; empty: <host name>-<process id>
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
@@ -132,6 +141,19 @@ class Settings(BaseSettings):
     holidays: list[dt.date] = Field(default_factory=list)  # public holidays the working-day clock skips
     extra_workdays: list[dt.date] = Field(default_factory=list)  # weekend days worked in their place (调休)
 
+    @model_validator(mode="after")
+    def _check_cluster(self) -> Settings:
+        # Shard names go into MQTT client ids and detector snapshot names (40 characters with a suffix).
+        for name, filters in self.cluster_shards.items():
+            if not _SHARD_NAME.fullmatch(name) or name == SCHEDULER_SHARD:
+                raise ValueError(f"cluster_shards: {name!r} is not a shard name (1-28 of A-Z a-z 0-9 _ . -,"
+                                 f" not {SCHEDULER_SHARD!r})")
+            if not filters:
+                raise ValueError(f"cluster_shards: shard {name!r} has no topic filters")
+        if self.cluster_renew_s * 2 > self.cluster_lease_ttl_s:
+            raise ValueError("cluster_renew_s must be at most half of cluster_lease_ttl_s")
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -159,6 +181,10 @@ class Settings(BaseSettings):
         """Return (host, port) parsed from mqtt_url."""
         parsed = urlparse(self.mqtt_url)
         return parsed.hostname or "127.0.0.1", parsed.port or 1883
+
+
+_SHARD_NAME = re.compile(r"[A-Za-z0-9_.-]{1,28}")
+SCHEDULER_SHARD = "scheduler"  # the lease whose holder runs every timer (escalation, notifications, SLA, tasks)
 
 
 @lru_cache

@@ -8,12 +8,15 @@ over it. No `from __future__ import annotations` here: FastAPI must see the alia
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from hub.auth.deps import Auth, api_key_header, bearer
+from hub.auth.deps import AuthDep, CurrentPrincipal, current_principal, get_auth, require
 from hub.auth.principal import Principal
 from hub.auth.roles import Permission
+
+__all__ = ["AuthDep", "CurrentPrincipal", "HubDep", "Pusher", "RegistryReader", "SessionDep", "current_principal",
+           "get_auth", "get_hub", "get_session", "require"]
 
 if TYPE_CHECKING:
     from hub.runtime import Hub
@@ -22,11 +25,6 @@ if TYPE_CHECKING:
 def get_hub(request: Request) -> "Hub":
     """Return the hub the app serves."""
     return request.app.state.hub
-
-
-def get_auth(request: Request) -> Auth:
-    """Return the app's authentication."""
-    return request.app.state.auth
 
 
 HubDep = Annotated[Any, Depends(get_hub)]  # hub.runtime.Hub; Any keeps the API layer free of the runtime
@@ -39,26 +37,6 @@ def get_session(hub: HubDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
-
-
-def current_principal(auth: Annotated[Auth, Depends(get_auth)], token: Annotated[str | None, Depends(bearer)],
-                      api_key: Annotated[str | None, Depends(api_key_header)]) -> Principal:
-    """Return the authenticated caller (401 otherwise)."""
-    return auth.resolve(token, api_key)
-
-
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-
-
-def require(permission: Permission) -> Any:
-    """Return `Depends(...)` giving the caller if their role grants `permission` (403 otherwise)."""
-
-    def dependency(principal: CurrentPrincipal) -> Principal:
-        if not principal.can(permission):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"your role may not {permission.value}")
-        return principal
-
-    return Depends(dependency)
 
 
 RegistryReader = Annotated[Principal, require(Permission.REGISTRY_READ)]

@@ -80,3 +80,10 @@ class CappedLabels:
     def _add(self, labels: tuple[str, ...]):
         child = self._children[labels] = self.counter.labels(*labels)
         return child
+SHARDS_HELD = Gauge("carehub_shards_held", "Shards this hub holds a lease on")
+SHARD_HELD = Gauge("carehub_shard_held", "1 while this hub holds the shard's lease", ["shard"])
+SHARD_LEASE_AGE = Gauge("carehub_shard_lease_age_seconds", "How long the shard's current holder has held it",
+                        ["shard"])
+SHARD_TAKEOVERS = Gauge("carehub_shard_takeovers", "Times a hub took the shard over from a holder whose lease ran out",
+                        ["shard"])
+LEASES_LOST = Counter("carehub_leases_lost_total", "Leases this hub lost unrenewed (its shard's work stopped)")

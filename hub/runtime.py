@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from device_drivers.model import DeviceInfo, Message
+from device_drivers.model import Message
 from device_drivers.profiles.builtin import build_profiles
 from device_drivers.registry import ProfileSet
 from device_drivers.sia_dc09 import parse_key
@@ -18,23 +20,23 @@ from device_drivers.transports.sia_dc09_server import SiaDc09Server
 from hub import migrate
 from hub.alerts.bus import AlertBus
 from hub.alerts.flows import AlertFlow, public
+from hub.alerts.relay import AlertRelay
 from hub.alerts.telemetry import make_listener as alert_telemetry
+from hub.cluster.coordinator import Coordinator
+from hub.cluster.leases import LeaseStore
 from hub.config import Settings, get_settings
 from hub.db import make_engine, make_session_factory
-from hub.detect.engine import DetectionEngine
-from hub.devices.directory import DeviceDirectory, DeviceRef
+from hub.devices.directory import DeviceDirectory
 from hub.escalation.effects import MessageContext, StepEffects
 from hub.escalation.engine import EscalationEngine
 from hub.health.state import DeviceHealth
-from hub.ingest.alarm_recorder import AlarmRecorder
-from hub.ingest.lanes import AlarmLane, TelemetryLane
-from hub.ingest.mqtt_client import CatchAllIngest, MqttIngest
-from hub.ingest.processor import Processor
-from hub.ingest.router import IngestRouter
+from hub.ingest.mqtt_client import CatchAllIngest
 from hub.ledgers.flows import AlertHazards
 from hub.notifications.sender import NotificationSender
+from hub.pipeline import Intake, Pipeline, Shared
 from hub.profiles.reload import ProfileReloader
 from hub.schedules import register as register_schedules
+from hub.shards import ShardRunner, edge_name, intake_shards
 from hub.telemetry.influx_writer import make_telemetry_writer
 from hub.timers import TimerLoop
 from hub.workorders.flows import AlertWorkOrders
@@ -61,25 +63,46 @@ class Hub:
         self.telemetry = make_telemetry_writer(settings)
         self.health = DeviceHealth(clock, settings.battery_low_percent)
         self.profiles = build_profiles(settings.mqtt_topic_roots, settings.profile_dirs)
-        self.alarm_lane, self.telemetry_lane = AlarmLane(), TelemetryLane()
-        self.router = IngestRouter(self.profiles, self.alarm_lane, self.telemetry_lane,
-                                   device_kind=self._device_kind)
-        self.processor = Processor(lane=self.telemetry_lane, directory=self.directory, health=self.health,
-                                   telemetry=self.telemetry, session_factory=self.session_factory)
-        self.recorder = AlarmRecorder(lane=self.alarm_lane, session_factory=self.session_factory,
-                                      directory=self.directory, processor=self.processor)
-        self.mqtt: MqttIngest | None = None
-        if settings.mqtt_url:
-            host, port = settings.mqtt_host_port
-            self.mqtt = MqttIngest(host=host, port=port, client_id=settings.mqtt_client_id,
-                                   subscriptions=self.profiles.subscriptions, router=self.router,
-                                   username=settings.mqtt_username, password=settings.mqtt_password)
+        self.hub_id = settings.hub_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.alert_bus = AlertBus()
+        self.alert_bus.local_listeners.append(alert_telemetry(self.telemetry.enqueue_lines))
+        self.alerts = AlertFlow(session_factory=self.session_factory, bus=self.alert_bus,
+                                priorities=settings.alert_priorities, arrival_timeout_s=settings.arrival_timeout_s,
+                                clock=clock)
+        shared = Shared(settings=settings, session_factory=self.session_factory, directory=self.directory,
+                        health=self.health, telemetry=self.telemetry, alerts=self.alerts, bus=self.alert_bus,
+                        clock=clock)
+        self._compose_alert_chain(settings)
+        self.cluster: Coordinator | None = None
+        self.relay: AlertRelay | None = None
+        self.shards: ShardRunner | None = None
+        if settings.cluster_enabled:
+            # Intake shards get their pipelines as this hub takes them; this one is the hub's own: what
+            # only this hub receives (serial and DC-09 receivers, NB-IoT pushes sent to it).
+            self.pipeline = Pipeline(shared, self.profiles, shard=edge_name(self.hub_id))
+            self.shards = ShardRunner(shared=shared, profiles=lambda: self.profiles, timers=self.timers,
+                                      filters=intake_shards(settings, self.profiles),
+                                      client_prefix=settings.mqtt_client_id)
+            store = LeaseStore(self.engine, hub_id=self.hub_id, ttl_s=settings.cluster_lease_ttl_s,
+                               url=settings.base_url)
+            self.cluster = Coordinator(store, self.shards.shards, self.shards, renew_s=settings.cluster_renew_s)
+            self.relay = AlertRelay(engine=self.engine, session_factory=self.session_factory, bus=self.alert_bus,
+                                    hub_id=self.hub_id)
+        else:
+            intake = Intake(client_id=settings.mqtt_client_id, subscriptions=self.profiles.subscriptions,
+                            follows_profiles=True) if settings.mqtt_url else None
+            self.pipeline = Pipeline(shared, self.profiles, intake=intake)
+        # The single pipeline's parts by name: what the API, the receivers and the tests reach.
+        p = self.pipeline
+        self.router, self.processor, self.recorder, self.detections = p.router, p.processor, p.recorder, p.detections
+        self.alarm_lane, self.telemetry_lane, self.mqtt = p.alarm_lane, p.telemetry_lane, p.mqtt
         self.catch_all: CatchAllIngest | None = None
-        if self.mqtt and settings.mqtt_catch_all:
-            mqtt = self.mqtt
+        if settings.mqtt_url and settings.mqtt_catch_all:
+            host, port = settings.mqtt_host_port
             self.catch_all = CatchAllIngest(
-                host=host, port=port, client_id=f"{settings.mqtt_client_id}-catch-all",
-                covered_by=lambda: mqtt.subscriptions, router=self.router, ignore=settings.mqtt_catch_all_ignore,
+                host=host, port=port, client_id=f"{settings.mqtt_client_id}-catch-all"
+                + (f"-{self.hub_id}" if self.cluster else ""),
+                covered_by=self._subscriptions, router=self.router, ignore=settings.mqtt_catch_all_ignore,
                 username=settings.mqtt_username, password=settings.mqtt_password)
         self.receivers = [
             ContactIdReceiver(port, on_message=self._serial_handler(port), baudrate=settings.serial_baudrate,
@@ -92,20 +115,12 @@ class Hub:
                 on_message=self._dc09_handler, host=settings.dc09_host, port=settings.dc09_port,
                 key=parse_key(settings.dc09_aes_key) if settings.dc09_aes_key else None,
                 accounts=settings.dc09_accounts, time_window_s=settings.dc09_time_tolerance_s)
-        self.processor.add_listener(self._on_discovery)
         self.profile_reloader = ProfileReloader(profiles=self.profiles, profile_dirs=settings.profile_dirs,
                                                 on_swap=self._swap_profiles, interval_s=settings.profile_reload_s)
-        self.detections = DetectionEngine(session_factory=self.session_factory, clock=clock,
-                                          fall_cancel_window_s=settings.fall_cancel_window_s,
-                                          latch_expiry_s=settings.latch_expiry_s)
-        self.processor.add_listener(self.detections.on_messages)
-        self.alert_bus = AlertBus()
-        self.alert_bus.listeners.append(alert_telemetry(self.telemetry.enqueue_lines))
-        self.alert_bus.listeners.append(self.detections.on_alert_change)  # a closed alert releases its latches
-        self.alerts = AlertFlow(session_factory=self.session_factory, bus=self.alert_bus,
-                                priorities=settings.alert_priorities, arrival_timeout_s=settings.arrival_timeout_s,
-                                clock=clock)
-        self.detections.alerts = self.alerts
+        self._stop = threading.Event()
+        self._refresher = threading.Thread(target=self._refresh_loop, name="carehub-directory", daemon=True)
+
+    def _compose_alert_chain(self, settings: Settings) -> None:
         alert_orders = AlertWorkOrders.from_settings(settings)
         self.escalation = EscalationEngine(
             session_factory=self.session_factory,
@@ -118,33 +133,30 @@ class Hub:
                                 self.escalation.on_alert]
         # People's actions on an alert, inside the action's transaction.
         self.alerts.action_hooks[:] = [alert_orders.on_action]
-        self.sender = NotificationSender(session_factory=self.session_factory, clock=clock,
+        self.sender = NotificationSender(session_factory=self.session_factory, clock=self.alerts.clock,
                                          max_attempts=settings.notify_max_attempts,
                                          backoff_s=settings.notify_backoff_s,
                                          max_backoff_s=settings.notify_max_backoff_s)
-        self.timers = TimerLoop(engine=self.escalation, sender=self.sender, clock=clock,
+        self.timers = TimerLoop(engine=self.escalation, sender=self.sender, clock=self.alerts.clock,
                                 tick_s=settings.escalation_tick_s)
         register_schedules(self.timers, self.session_factory, settings)
-        self._stop = threading.Event()
-        self._refresher = threading.Thread(target=self._refresh_loop, name="carehub-directory", daemon=True)
 
-    def _device_kind(self, device_key: str) -> str | None:
-        ref = self.directory.lookup(device_key)
-        return ref.kind if ref else None
+    def running_pipelines(self) -> list[Pipeline]:
+        """Return the hub's own pipeline and those of the shards it holds now."""
+        return [self.pipeline, *(self.shards.pipelines.values() if self.shards else ())]
 
-    def _on_discovery(self, messages: list[Message], _ref: DeviceRef | None) -> None:
-        # Home Assistant discovery teaches the hub new state topics: subscribe to them as they appear.
-        if self.mqtt:
-            for message in messages:
-                if type(message) is DeviceInfo and message.source == "homeassistant":
-                    self.mqtt.ensure_subscribed(self.profiles.subscriptions)
-                    return
+    def _subscriptions(self) -> list[str]:
+        # What the hub's own sessions take: every other topic is counted by the catch-all.
+        if self.shards is not None:
+            return [f for filters in self.shards.filters.values() for f in filters]
+        return self.mqtt.subscriptions if self.mqtt else []
 
     def _swap_profiles(self, profiles: ProfileSet) -> None:
-        # One reference each: the router picks the new set up with its next message; then the new topics.
-        self.profiles = self.router.profiles = profiles
-        if self.mqtt:
-            self.mqtt.ensure_subscribed(profiles.subscriptions)
+        # One reference each: the routers pick the new set up with their next message; then the new topics.
+        self.profiles = profiles
+        self.pipeline.swap_profiles(profiles)
+        if self.shards is not None:
+            self.shards.swap_profiles(profiles)
 
     def live_state(self, device_id: int) -> dict:
         """Return the live health state of a registered device (empty when nothing heard yet)."""
@@ -172,19 +184,19 @@ class Hub:
         gc.freeze()
         gc.set_threshold(GC_GEN0_THRESHOLD, 50, 100)
         self.telemetry.start()
-        self.detections.start()
-        self.recorder.recover()
-        self.timers.start()
-        self.processor.start()
-        self.recorder.start()
+        self.pipeline.start()
+        if self.relay is not None:
+            self.relay.start()
+        if self.cluster is not None:
+            self.cluster.start()  # the timers start with the scheduler lease
+        else:
+            self.timers.start()
         self._refresher.start()
         self.profile_reloader.start()
         for receiver in self.receivers:
             receiver.start()
         if self.dc09:
             self.dc09.start_thread()
-        if self.mqtt:
-            self.mqtt.start()
         if self.catch_all:
             self.catch_all.start()
 
@@ -194,16 +206,17 @@ class Hub:
         self.profile_reloader.stop()
         if self.catch_all:
             self.catch_all.stop()
-        if self.mqtt:
-            self.mqtt.stop()
         for receiver in self.receivers:
             receiver.stop()
         if self.dc09:
             self.dc09.stop_thread()
-        self.recorder.stop()
-        self.processor.stop()
-        self.detections.stop()
-        self.timers.stop()
+        if self.cluster is not None:
+            self.cluster.stop()  # hands every shard over, the scheduler's timers with it
+        else:
+            self.timers.stop()
+        self.pipeline.stop()
+        if self.relay is not None:
+            self.relay.stop()
         self.directory.flush_pending()
         self.telemetry.stop()
         self.engine.dispose()

@@ -26,6 +26,8 @@ class TimerLoop:
         self.clock = clock
         self.tick_s = tick_s
         self.jobs: list[tuple[float, Callable[[float], object]]] = []  # (interval s, fn(now)) periodic checks
+        # In a cluster: whether this hub still holds the scheduler lease, asked before every tick.
+        self.may_run: Callable[[], bool] | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -77,6 +79,9 @@ class TimerLoop:
         last_run = [0.0] * len(self.jobs)
         running: set[int] = set()
         while not self._stop.is_set():
+            if self.may_run is not None and not self.may_run():
+                log.error("scheduler lease gone: timers stop")
+                break
             now = self.clock()
             try:
                 await asyncio.to_thread(self.engine.tick, now)

@@ -79,8 +79,8 @@ class HubProcess:
         result = self.cli("devices", "import", str(path))
         assert result.returncode == 0, result.stdout + result.stderr
 
-    def start(self, timeout: float = 30.0) -> None:
-        """Start the hub and wait until its API answers and MQTT is connected."""
+    def start(self, timeout: float = 30.0, ready=lambda health: health.get("mqtt_connected")) -> None:
+        """Start the hub and wait until its API answers and `ready(/healthz body)` (MQTT connected)."""
         # The admin key is made before the hub runs, so no test's timing includes a CLI start-up.
         self._admin_key = self._admin_key or self.create_api_key("tests-admin")
         log = open(self.workdir / "hub.log", "ab")
@@ -91,7 +91,7 @@ class HubProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"hub exited with {self.proc.returncode}; see {self.workdir / 'hub.log'}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).json().get("mqtt_connected"):
+                if ready(httpx.get(f"{self.url}/healthz", timeout=1).json()):
                     return
             except httpx.HTTPError:
                 pass

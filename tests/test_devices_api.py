@@ -13,8 +13,9 @@ from hub import migrate
 from hub.auth.principal import Principal
 from hub.auth.roles import Role
 from hub.db import make_engine, make_session_factory
+from hub.deps import current_principal
 from hub.devices.directory import DeviceDirectory
-from hub.devices.views import make_router
+from hub.devices.views import Registry, router
 
 
 @pytest.fixture
@@ -29,9 +30,10 @@ def api(tmp_path):
     live = {1: {"online": True, "battery": 88.0}}
     # Authentication has its own tests; here every call is made by a signed-in administrator.
     admin = Principal(kind="user", id=1, name="admin", role=Role.ADMIN, site_ids=None)
-    app.include_router(make_router(factory, directory=directory, live_state=lambda i: live.get(i, {}),
-                                   supervision={"sos_button": 1200.0, "default": 3600.0},
-                                   reader=lambda: admin, writer=lambda: admin))
+    app.dependency_overrides[current_principal] = lambda: admin
+    app.state.registry = Registry(session_factory=factory, directory=directory, live_state=lambda i: live.get(i, {}),
+                                  supervision={"sos_button": 1200.0, "default": 3600.0})
+    app.include_router(router)
     with TestClient(app) as client:
         yield client, directory
     engine.dispose()

@@ -21,14 +21,15 @@ from hub.auth.deps import Auth
 from hub.auth.models import ApiKeyCreate, UserCreate
 from hub.auth.principal import Principal
 from hub.auth.roles import Role
-from hub.auth.views import make_router as make_auth_router
+from hub.auth.views import router as auth_router
 from hub.db import make_engine, make_session_factory
 from hub.detect.models import DetectionRecord
 from hub.devices import service as registry
 from hub.devices.models import ResidentCreate, SiteCreate, Staff, StaffCreate
 from hub.duty import service as duty
 from hub.duty.models import ShiftIn
-from hub.duty.views import make_router as make_duty_router
+from hub.duty.views import DutyContext
+from hub.duty.views import router as duty_router
 from tests.clock import Clock
 
 PASSWORD = "correct horse battery"
@@ -188,8 +189,10 @@ def api(store):
             name="night-console", role=Role.DUTY_OPERATOR))
     auth = Auth(factory, auth_service.TokenPolicy(secret=secrets.token_hex(32)))
     app = FastAPI()
-    app.include_router(make_auth_router(auth))
-    app.include_router(make_duty_router(auth, factory, clock=clock, timezone="Asia/Shanghai"))
+    app.include_router(auth_router)
+    app.state.auth = auth
+    app.state.duty = DutyContext(session_factory=factory, clock=clock, timezone="Asia/Shanghai")
+    app.include_router(duty_router)
     with TestClient(app) as client:
         heads = {name: _login(client, name) for name in ("op", "op2", "op_south", "son", "auditor")}
         heads["key"] = {"X-API-Key": key}

@@ -10,12 +10,14 @@ from fastapi.testclient import TestClient
 
 from hub import migrate
 from hub.alerts import service as alerts
-from hub.alerts.kpi_views import make_router as make_kpis_router
+from hub.alerts.bus import AlertBus
+from hub.alerts.flows import AlertFlow
+from hub.alerts.kpi_views import router as kpis_router
 from hub.alerts.models import Alert, Outcome
 from hub.auth import service as auth_service
 from hub.auth.deps import Auth
 from hub.auth.models import UserCreate
-from hub.auth.views import make_router as make_auth_router
+from hub.auth.views import router as auth_router
 from hub.db import make_engine, make_session_factory
 from hub.detect.models import DetectionRecord
 from hub.devices import service as registry
@@ -114,8 +116,10 @@ def env(tmp_path):
     clock = Clock(NOW)
     auth = Auth(factory, auth_service.TokenPolicy(secret=secrets.token_hex(32)))
     app = FastAPI()
-    app.include_router(make_auth_router(auth))
-    app.include_router(make_kpis_router(auth, factory, clock=clock))
+    app.state.auth = auth
+    app.state.alerts = AlertFlow(session_factory=factory, bus=AlertBus(), clock=clock)
+    app.include_router(auth_router)
+    app.include_router(kpis_router)
     with TestClient(app) as client:
         yield client, sites
     engine.dispose()

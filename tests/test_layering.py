@@ -42,7 +42,7 @@ def test_the_scan_sees_imports(tmp_path):
 # The hub's domain packages from the bottom up (README "Layout"): a package may import its own layer's
 # neighbours and anything below, never above. Composition roots wire everything and are not layered.
 LAYERS = [
-    {"db", "config", "ports", "audit", "auth", "deps", "events"},
+    {"db", "config", "ports", "audit", "auth", "deps", "events", "cluster"},
     {"devices", "health", "telemetry"},
     {"ingest", "profiles", "detect"},
     {"alerts"},
@@ -52,7 +52,7 @@ LAYERS = [
     {"ledgers"},
 ]
 ROOTS = {"api", "runtime", "cli", "demo", "__main__", "schedules", "timers", "console", "migrate", "migrations", "ops",
-         "embedded_broker"}
+         "embedded_broker", "pipeline", "shards"}
 
 
 def _runtime_imports(tree: ast.AST) -> set[str]:

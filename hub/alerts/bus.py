@@ -47,8 +47,11 @@ class AlertBus:
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
         self.published = 0
-        # In-process listeners (alert KPIs to InfluxDB) get (alert, change) on the publishing thread.
+        # Listeners get (alert, change) on the publishing thread: `listeners` every change, this hub's and
+        # (in a cluster) the other hubs' (detector latches); `local_listeners` this hub's only (KPI points).
         self.listeners: list[Callable[[dict, str], None]] = []
+        self.local_listeners: list[Callable[[dict, str], None]] = []
+        self.relay: Callable[[dict, str], None] | None = None  # sends this hub's changes to the other hubs
 
     def subscribe(self, principal: Principal) -> Subscription:
         """Register a subscriber on the running event loop."""
@@ -63,12 +66,21 @@ class AlertBus:
             self._subs.discard(sub)
 
     def publish(self, alert: dict, *, change: str) -> None:
-        """Send one alert change to every subscriber whose scope covers the alert."""
+        """Send one alert change of this hub to every subscriber whose scope covers it, and to the other hubs."""
+        self._fan_out(alert, change, [*self.local_listeners, *self.listeners])
+        if self.relay is not None:
+            self.relay(alert, change)
+
+    def publish_remote(self, alert: dict, *, change: str) -> None:
+        """Send one alert change made on another hub to this hub's subscribers and cluster-wide listeners."""
+        self._fan_out(alert, change, list(self.listeners))
+
+    def _fan_out(self, alert: dict, change: str, listeners: list[Callable[[dict, str], None]]) -> None:
         item = {"event": "alert", "id": next(self._seq), "data": {"change": change, "alert": alert}}
         with self._lock:
             subs = list(self._subs)
         self.published += 1
-        for listener in self.listeners:
+        for listener in listeners:
             try:
                 listener(alert, change)
             except Exception:

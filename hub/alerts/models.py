@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import Base
+from hub.devices.models import LivingSituation
 
 
 class AlertState(StrEnum):
@@ -147,6 +149,47 @@ class AlertPublic(BaseModel):
     next_escalation_at: float | None
 
 
+class AlertHistoryEntry(BaseModel):
+    """One audited step of an alert's timeline."""
+
+    at: float
+    actor: str
+    action: str
+    detail: dict[str, Any]
+
+
+class ContactCard(BaseModel):
+    """An emergency contact as the duty room sees it on an alert."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    relation: str
+    phone: str
+    order: int
+
+
+class ResidentCard(BaseModel):
+    """Who the alert is about; `medical_notes` is masked ("***") for roles that may not read them."""
+
+    id: int
+    name: str
+    age: int | None
+    phone: str
+    living_situation: LivingSituation
+    room_id: int | None
+    site_id: int | None
+    medical_notes: str
+    contacts: list[ContactCard]
+
+
+class AlertDetail(AlertPublic):
+    """One alert with its timeline and its resident card (None for an alert about a device)."""
+
+    history: list[AlertHistoryEntry]
+    resident: ResidentCard | None
+
+
 class DispatchIn(BaseModel):
     """Who is sent to the resident."""
 
@@ -165,3 +208,81 @@ class NoteIn(BaseModel):
     """A free-text note."""
 
     note: str = Field(default="", max_length=4000)
+
+
+# ------------------------------------------------------------------------------------------------ KPIs
+# Field order follows hub.alerts.kpis, so the report's JSON keys keep their order.
+
+
+class AnswerShare(BaseModel):
+    """The share of alerts acknowledged within a threshold, against the code of practice's target."""
+
+    threshold_s: float
+    target: float
+    counted: int
+    within: int
+    share: float | None
+    meets_target: bool | None
+
+
+class KpiFigures(BaseModel):
+    """Answer and arrival figures of one group of alerts; the shares follow kpis.ANSWER_TARGETS."""
+
+    alerts: int
+    acknowledged: int
+    ack_p50_s: float | None
+    ack_p90_s: float | None
+    within_60s: AnswerShare
+    within_180s: AnswerShare
+    arrivals: int
+    arrival_p50_s: float | None
+    arrival_p90_s: float | None
+
+
+class _SiteKey(BaseModel):
+    site_id: int | None
+
+
+class _OperatorKey(BaseModel):
+    operator: str
+
+
+# The key base comes last so its field comes first (pydantic collects fields from the last base on).
+class SiteKpis(KpiFigures, _SiteKey):
+    """The figures of one site."""
+
+
+class OperatorKpis(KpiFigures, _OperatorKey):
+    """The figures of the alerts one operator acknowledged."""
+
+
+class DeviceFalseAlarms(BaseModel):
+    """False alarms among one device's judged, resolved alerts."""
+
+    device_key: str
+    resolved: int
+    false_alarms: int
+    rate: float
+
+
+class TypeFalseAlarms(BaseModel):
+    """False alarms among one alert type's judged, resolved alerts."""
+
+    type: str
+    resolved: int
+    false_alarms: int
+    rate: float
+
+
+class KpiReport(BaseModel):
+    """KPIs for alerts raised in [since, until), overall, per site and per operator, with false-alarm rates."""
+
+    since: float
+    until: float
+    now: float
+    percentiles: str
+    overall: KpiFigures
+    by_site: list[SiteKpis]
+    by_operator: list[OperatorKpis]
+    false_alarms_by_device: list[DeviceFalseAlarms]
+    false_alarms_by_type: list[TypeFalseAlarms]

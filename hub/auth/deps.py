@@ -1,10 +1,9 @@
 """FastAPI dependencies: who is calling (Bearer token or X-API-Key) and whether they may.
 
-No `from __future__ import annotations` here: FastAPI must see the closure-local dependencies.
+No `from __future__ import annotations` here: FastAPI must see the dependency aliases.
 """
 
-from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
@@ -45,34 +44,30 @@ class Auth:
                 raise _unauthorized(str(err)) from err
         raise _unauthorized()
 
-    def current(self) -> Callable[..., Principal]:
-        """Return a dependency giving the authenticated principal (401 otherwise)."""
 
-        def dependency(token: Annotated[str | None, Depends(bearer)],
-                       api_key: Annotated[str | None, Depends(api_key_header)]) -> Principal:
-            return self.resolve(token, api_key)
+def get_auth(request: Request) -> Auth:
+    """Return the app's authentication (create_app puts it on app.state)."""
+    return request.app.state.auth
 
-        return dependency
 
-    def require(self, permission: Permission) -> Callable[..., Principal]:
-        """Return a dependency giving the principal if its role grants `permission` (403 otherwise)."""
-        current = self.current()
+AuthDep = Annotated[Auth, Depends(get_auth)]
 
-        def dependency(principal: Annotated[Principal, Depends(current)]) -> Principal:
-            if not principal.can(permission):
-                raise HTTPException(status.HTTP_403_FORBIDDEN, f"your role may not {permission.value}")
-            return principal
 
-        return dependency
+def current_principal(auth: AuthDep, token: Annotated[str | None, Depends(bearer)],
+                      api_key: Annotated[str | None, Depends(api_key_header)]) -> Principal:
+    """Return the authenticated caller (401 otherwise)."""
+    return auth.resolve(token, api_key)
 
-    def stream(self) -> Callable[..., Principal]:
-        """Return a dependency that also accepts `?access_token=` (browsers' EventSource sends no headers)."""
 
-        def dependency(request: Request, token: Annotated[str | None, Depends(bearer)],
-                       api_key: Annotated[str | None, Depends(api_key_header)]) -> Principal:
-            principal = self.resolve(token or request.query_params.get("access_token"), api_key)
-            if not principal.can(Permission.ALERTS_READ):
-                raise HTTPException(status.HTTP_403_FORBIDDEN, "your role may not read alerts")
-            return principal
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
-        return dependency
+
+def require(permission: Permission) -> Any:
+    """Return `Depends(...)` giving the caller if their role grants `permission` (403 otherwise)."""
+
+    def dependency(principal: CurrentPrincipal) -> Principal:
+        if not principal.can(permission):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"your role may not {permission.value}")
+        return principal
+
+    return Depends(dependency)

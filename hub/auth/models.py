@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.auth.roles import Role
+from hub.auth.roles import Permission, Role
 from hub.db import Base
 
 
@@ -110,3 +110,23 @@ class ApiKeyCreated(BaseModel):
     name: str
     role: Role
     key: str
+
+
+class RelativeName(BaseModel):
+    """A family user's relative, by name."""
+
+    id: int
+    name: str
+
+
+class MePublic(BaseModel):
+    """Who the caller is: role, permissions and scope (a family user's relatives by name)."""
+
+    kind: str
+    id: int
+    name: str
+    role: Role
+    permissions: list[Permission]
+    site_ids: list[int] | None
+    resident_ids: list[int]
+    relatives: list[RelativeName]

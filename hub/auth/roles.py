@@ -39,6 +39,7 @@ class Permission(StrEnum):
     INSPECT = "inspections:do"  # record results of inspection tasks (daily checks by caregivers)
     REINSPECT = "hazards:reinspect"
     PROFILES_ADMIN = "profiles:admin"  # list and reload device profiles (hub-wide: admins only)
+    CLUSTER_READ = "cluster:read"  # which hub holds which shard (hub-wide: admins only)
 
 
 _P = Permission

@@ -43,6 +43,7 @@ from device_drivers.model import (
     Reading,
 )
 from hub import metrics
+from hub.cluster.fence import Fence, LeaseLost
 from hub.detect.detection import Detection, DetectionState, DetectionType, jsonable
 from hub.detect.fall import FallDetection, FallDetector
 from hub.detect.fall_cancel import CANCEL_KINDS, FallCancelWindow
@@ -93,8 +94,13 @@ class DetectionEngine:
                  fall_capacity: int = 20_000, inactivity_capacity: int = 20_000,
                  tick_interval: float = 1.0, snapshot_interval: float = 60.0,
                  fall_cancel_window_s: float = 30.0, accel_flush_s: float = 0.25,
-                 accel_max_batches: int = 4096, latch_expiry_s: Mapping[str, float] | None = None) -> None:
+                 accel_max_batches: int = 4096, latch_expiry_s: Mapping[str, float] | None = None,
+                 shard: str | None = None, fence: Fence | None = None) -> None:
         self.session_factory = session_factory
+        # In a cluster: the shard these detectors serve, its state saved under names of its own, and the
+        # fence every commit is checked against (None on a single hub).
+        self.shard = shard
+        self.fence = fence
         self.clock = clock
         self.fall = FallDetector(fall_capacity, clock=clock)
         self.fire = FireGasDetector(clock, latch_expiry_s=latch_expiry_s)
@@ -110,7 +116,6 @@ class DetectionEngine:
         self.snapshot_interval = snapshot_interval
         self.accel_flush_s = accel_flush_s
         self.accel_max_batches = accel_max_batches
-        self.listeners: list[Callable[[Detection], None]] = []
         self.emitted = 0
         self.alerts: AlertSink | None = None
         self._lock = threading.Lock()  # every detector but the fall detector, the cancel window, pending rows
@@ -130,8 +135,8 @@ class DetectionEngine:
     def start(self) -> None:
         """Restore learned state and held falls, then start the timer thread (timers, batches, writes)."""
         with self.session_factory() as session:
-            saved = session.get(DetectorSnapshot, "inactivity")
-            holds = session.get(DetectorSnapshot, "fall_holds")
+            saved = session.get(DetectorSnapshot, self.snapshot_name("inactivity"))
+            holds = session.get(DetectorSnapshot, self.snapshot_name("fall_holds"))
         if saved is not None:
             try:
                 self.inactivity.restore(saved.data)
@@ -152,6 +157,8 @@ class DetectionEngine:
         latest = (select(func.max(DetectionRecord.id))
                   .where(DetectionRecord.type.in_([str(t) for t in _CONDITIONS]))
                   .group_by(DetectionRecord.type, DetectionRecord.subject))
+        if self.shard is not None:
+            latest = latest.where(DetectionRecord.shard == self.shard)
         with self.session_factory() as session:
             rows = session.execute(select(DetectionRecord.type, DetectionRecord.subject)
                                    .where(DetectionRecord.id.in_(latest),
@@ -166,12 +173,24 @@ class DetectionEngine:
         self.flush()
         self.save_snapshot()
 
+    def abandon(self) -> None:
+        """Stop the timer thread and write nothing more: the shard's next holder restores what was saved."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+
+    def snapshot_name(self, base: str) -> str:
+        """Return the name this engine saves `base` state under (per shard in a cluster)."""
+        return base if self.shard is None else f"{base}@{self.shard}"
+
     def save_snapshot(self) -> None:
         """Persist the inactivity detector's baselines and running timers."""
         with self._lock:
             data = self.inactivity.snapshot()
         with self.session_factory() as session, session.begin():
-            session.merge(DetectorSnapshot(name="inactivity", data=data, saved_at=self.clock()))
+            if self.fence:
+                self.fence.check(session)
+            session.merge(DetectorSnapshot(name=self.snapshot_name("inactivity"), data=data, saved_at=self.clock()))
 
     def on_message(self, message: Message, ref: DeviceRef | None) -> None:
         """Run the detectors that care about `message`; acceleration is queued."""
@@ -377,6 +396,9 @@ class DetectionEngine:
                     with self._lock:
                         due = self.cancel.due()
                     self._emit(due)
+            except LeaseLost:
+                log.error("shard %s lost: its detectors stop", self.shard)
+                return
             except Exception:
                 log.exception("detector tick failed")
 
@@ -393,12 +415,6 @@ class DetectionEngine:
         if urgent:
             self.flush()
         self.emitted += len(detections)
-        for det in detections:
-            for listener in self.listeners:
-                try:
-                    listener(det)
-                except Exception:
-                    log.exception("detection listener %r failed", listener)
 
     def flush(self) -> None:
         """Write pending detections, their alerts and the held falls in one transaction; keep them on failure."""
@@ -411,10 +427,13 @@ class DetectionEngine:
                 return
             try:
                 with self.session_factory() as session, session.begin():
-                    records = [DetectionRecord(**row) for row in rows]
+                    if self.fence:
+                        self.fence.check(session)  # a lost shard raises nothing: its next holder does
+                    records = [DetectionRecord(**row, shard=self.shard) for row in rows]
                     session.add_all(records)
                     if holds is not None:
-                        session.merge(DetectorSnapshot(name="fall_holds", data=holds, saved_at=self.clock()))
+                        session.merge(DetectorSnapshot(name=self.snapshot_name("fall_holds"), data=holds,
+                                                       saved_at=self.clock()))
                     session.flush()
                     changes = self.alerts.on_detections(session, records) if self.alerts else []
             except Exception:

@@ -27,6 +27,8 @@ class DetectionRecord(Base):
     site_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     evidence: Mapped[dict] = mapped_column(JSON, default=dict)
     recorded_at: Mapped[float] = mapped_column(Float)
+    # The shard whose detectors concluded it (None on a single hub): its next holder resumes its conditions.
+    shard: Mapped[str | None] = mapped_column(String(120), nullable=True)
 
 
 class DetectorSnapshot(Base):

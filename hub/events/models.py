@@ -33,6 +33,8 @@ class DeviceEventRecord(Base):
     # False from the moment an alarm is recorded until the detectors (and alerts) have taken it: a hub
     # killed in between finds it at start-up and hands it to them again.
     handled: Mapped[bool] = mapped_column(default=True, index=True)
+    # The shard whose intake recorded it (None on a single hub): that shard's next holder re-runs it.
+    shard: Mapped[str | None] = mapped_column(String(120), nullable=True)
 
 
 class EventPublic(BaseModel):

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from device_drivers.model import DeviceEvent, EventKind, EventState
 from hub import metrics
+from hub.cluster.fence import Fence, LeaseLost
 from hub.devices.directory import DeviceDirectory
 from hub.events.models import DeviceEventRecord
 from hub.ingest.lanes import AlarmLane, Delivery
@@ -20,11 +21,18 @@ log = logging.getLogger(__name__)
 
 
 class AlarmRecorder:
-    """Takes alarm deliveries oldest first, commits them, then acks the broker and processes them."""
+    """Takes alarm deliveries oldest first, commits them, then acks the broker and processes them.
+
+    In a cluster it records for one `shard`, and only while `fence` holds: a batch whose commit the fence
+    refuses stays unacknowledged, so the broker hands it to the shard's next holder.
+    """
 
     def __init__(self, *, lane: AlarmLane, session_factory: sessionmaker[Session],
-                 directory: DeviceDirectory, processor: Processor) -> None:
+                 directory: DeviceDirectory, processor: Processor, shard: str | None = None,
+                 fence: Fence | None = None) -> None:
         self.lane = lane
+        self.shard = shard
+        self.fence = fence
         self.session_factory = session_factory
         self.directory = directory
         self.processor = processor
@@ -51,6 +59,10 @@ class AlarmRecorder:
                 try:
                     ids = self.record(batch)
                     break
+                except LeaseLost:
+                    log.error("shard %s lost: %d alarm deliveries left unacknowledged for its next holder",
+                              self.shard, len(batch))
+                    return
                 except Exception:
                     # The database is the only durable place: keep the batch, un-acked, and retry.
                     log.exception("recording %d alarm deliveries failed; retrying", len(batch))
@@ -65,6 +77,8 @@ class AlarmRecorder:
         """
         ids: dict[int, list[int]] = {}
         with self.session_factory() as session, session.begin():
+            if self.fence:
+                self.fence.check(session)
             rows = []
             for delivery in batch:
                 if delivery.redelivery and delivery.delivery_key and self._already_recorded(session, delivery):
@@ -74,6 +88,7 @@ class AlarmRecorder:
                     ref = self.directory.lookup(event.device_key)
                     row = event_record(event, ref, delivery.received_at, delivery.delivery_key)
                     row.handled = False
+                    row.shard = self.shard
                     session.add(row)
                     rows.append((id(delivery), row))
             session.flush()
@@ -113,6 +128,8 @@ class AlarmRecorder:
             return
         try:
             with self.session_factory() as session, session.begin():
+                if self.fence:
+                    self.fence.check(session)  # a lost shard's next holder re-runs what we did not mark
                 session.execute(update(DeviceEventRecord).where(DeviceEventRecord.id.in_(record_ids))
                                 .values(handled=True))
         except Exception:
@@ -126,9 +143,11 @@ class AlarmRecorder:
         """
         now = time.time()
         with self.session_factory() as session:
-            rows = session.scalars(select(DeviceEventRecord).where(
+            query = select(DeviceEventRecord).where(
                 DeviceEventRecord.handled.is_(False), DeviceEventRecord.received_at >= now - max_age_s)
-                .order_by(DeviceEventRecord.id)).all()
+            if self.shard is not None:
+                query = query.where(DeviceEventRecord.shard == self.shard)
+            rows = session.scalars(query.order_by(DeviceEventRecord.id)).all()
         for row in rows:
             event = DeviceEvent(device_key=row.device_key, kind=EventKind(row.kind), state=EventState(row.state),
                                 ts=row.ts, source=row.source, detail=dict(row.detail or {}))

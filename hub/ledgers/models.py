@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
@@ -381,3 +382,280 @@ class AbnormalEventIn(BaseModel):
     category: str = Field(min_length=1, max_length=40)
     description: str = Field(min_length=1, max_length=8000)
     actions: str = Field(default="", max_length=8000)
+
+
+# ------------------------------------------------------------------------------------- response schemas
+# Field order is the column order: the API answered rows of these tables column by column before.
+
+
+class HazardStep(BaseModel):
+    """One step of a hazard's history, from the audit log."""
+
+    at: float
+    actor: str
+    action: str
+    detail: dict[str, Any]
+
+
+class HazardDetail(HazardPublic):
+    """A hazard with every step of its history."""
+
+    history: list[HazardStep]
+
+
+class HazardListRow(BaseModel):
+    """One row of the hazard list (隐患清单)."""
+
+    id: int
+    site_id: int | None
+    category: str
+    level: str
+    title: str
+    location: str
+    source: str
+    registered_at: float
+    deadline_at: float
+    status: str
+    tier: str
+    major: bool
+    alert_id: int | None
+    work_order_id: int | None
+
+
+class RectificationRow(BaseModel):
+    """One row of the rectification list (整改清单)."""
+
+    id: int
+    site_id: int | None
+    title: str
+    level: str
+    measures: str
+    responsible_person: str
+    department: str
+    deadline_at: float
+    rectified_at: float | None
+    rectified_by: str | None
+    reinspected_at: float | None
+    reinspected_by: str | None
+    reinspection_passed: bool | None
+    failed_reinspections: int
+    status: str
+    overdue: bool
+
+
+class ResponsibilityRow(BaseModel):
+    """One row of the responsibility list (责任清单): a responsible person and department's hazards."""
+
+    responsible_person: str
+    department: str
+    open: int
+    overdue: int
+    closed: int
+    hazard_ids: list[int]
+
+
+class TemplatePublic(BaseModel):
+    """An inspection plan as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    cadence: str
+    role: str
+    items: list[TemplateItem]
+    active: bool
+
+
+class TaskPublic(BaseModel):
+    """An inspection task as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    template_id: int
+    site_id: int
+    cadence: str
+    role: str
+    period_start: str
+    period_end: str
+    due_at: float
+    status: str
+    created_at: float
+    done_at: float | None
+    done_by: str | None
+    results: list[dict[str, Any]]
+    overdue_at: float | None
+    escalated_to: str | None
+
+
+class TaskDone(TaskPublic):
+    """A completed inspection task with the hazards its failed items registered."""
+
+    hazards: list[HazardPublic]
+
+
+class TasksGenerated(BaseModel):
+    """How many inspection tasks a generation created."""
+
+    created: int
+
+
+class ComplaintPublic(BaseModel):
+    """A complaint as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    site_id: int | None
+    resident_id: int | None
+    complainant: str
+    channel: str
+    content: str
+    received_at: float
+    recorded_by: str
+    feedback_due_at: float
+    feedback_at: float | None
+    feedback_by: str | None
+    feedback: str
+    hazard_id: int | None
+
+
+class DeviceTestPublic(BaseModel):
+    """A device functional test as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    device_id: int
+    site_id: int | None
+    tested_at: float
+    tested_by: str
+    passed: bool
+    note: str
+
+
+class DeviceTestDue(BaseModel):
+    """A device without a passed functional test in the last 7 days."""
+
+    device_id: int
+    name: str
+    kind: str
+    site_id: int | None
+    resident_id: int | None
+    last_passed_test_at: float | None
+    due_at: float | None
+
+
+class AbnormalEventPublic(BaseModel):
+    """An abnormal-event report as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    site_id: int | None
+    resident_id: int | None
+    alert_id: int | None
+    occurred_at: float
+    category: str
+    description: str
+    actions: str
+    reported_by: str
+    reported_at: float
+
+
+class AlertFigures(BaseModel):
+    """A month's alerts: counts by type and outcome, answer times."""
+
+    total: int
+    by_type: dict[str, int]
+    by_outcome: dict[str, int]
+    answerable: int
+    answered: int
+    answered_60s: int
+    answered_180s: int
+    answered_60s_pct: float | None
+    answered_180s_pct: float | None
+    median_answer_s: float | None
+
+
+class WorkOrderFigures(BaseModel):
+    """A month's work orders: created, completed, closed, cancelled, escalated, rated."""
+
+    created: int
+    by_type: dict[str, int]
+    completed: int
+    closed: int
+    cancelled: int
+    escalated: int
+    followed_up: int
+    average_rating: float | None
+
+
+class HazardFigures(BaseModel):
+    """A month's hazards: opened, closed, overdue and open at the month's end."""
+
+    opened: int
+    opened_by_level: dict[str, int]
+    closed: int
+    overdue_at_end: int
+    open_at_end: int
+
+
+class InspectionFigures(BaseModel):
+    """A month's inspection tasks: due, done in time, missed."""
+
+    due: int
+    done: int
+    missed: int
+    done_pct: float | None
+
+
+class CoverageRow(BaseModel):
+    """Monitoring and visit coverage of one township."""
+
+    county: str
+    township: str
+    solitary_or_empty_nest: int
+    monitored: int
+    solitary_70_plus: int
+    visited: int
+    monitoring_pct: float | None
+    monitoring_target_pct: float
+    monitoring_met: bool
+    visit_pct: float | None
+    visit_target_pct: float
+    visit_met: bool
+
+
+class MonthlyFigures(BaseModel):
+    """The disclosure figures of one month for the sites in scope."""
+
+    month: str
+    start: float
+    end: float
+    due_at: float
+    alerts: AlertFigures
+    workorders: WorkOrderFigures
+    hazards: HazardFigures
+    inspections: InspectionFigures
+    coverage: list[CoverageRow]
+
+
+class ReportPublished(BaseModel):
+    """The answer to publishing a month's report (the figures as frozen)."""
+
+    month: str
+    published_at: float
+    late: bool
+    figures: dict[str, Any]  # stored JSON: a report published by an older hub may lack newer figures
+
+
+class PublishedReport(BaseModel):
+    """A published monthly report: who published it, when, and the figures as they were."""
+
+    month: str
+    published_at: float
+    published_by: str
+    late: bool
+    figures: dict[str, Any]

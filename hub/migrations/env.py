@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 import hub.alerts.models  # noqa: F401
 import hub.audit.models  # noqa: F401
 import hub.auth.models  # noqa: F401
+import hub.cluster.models  # noqa: F401
 import hub.detect.models  # noqa: F401
 import hub.devices.models  # noqa: F401  (registers tables on Base.metadata)
 import hub.duty.models  # noqa: F401

@@ -130,3 +130,9 @@ class NotificationPublic(BaseModel):
     last_error: str
     created_at: float
     sent_at: float | None
+
+
+class NotificationDetail(NotificationPublic):
+    """A notification with its delivery attempts, oldest first."""
+
+    attempts_log: list[AttemptPublic]
