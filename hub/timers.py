@@ -47,7 +47,8 @@ class TimerLoop:
                 pass
 
     def start(self) -> None:
-        """Start the loop's thread."""
+        """Start the loop's thread, once the notification channels are loaded."""
+        self.sender.prepare()
         started = threading.Event()
         self._thread = threading.Thread(target=self._main, args=(started,), name="carehub-timers", daemon=True)
         self._thread.start()

@@ -27,6 +27,13 @@ def apprise_send(url: str, title: str, body: str) -> tuple[bool, str]:
     return ok, "" if ok else (captured.getvalue().strip()[-1000:] or "delivery failed")
 
 
+def load_channels() -> None:
+    """Load apprise's channel plugins (about a second on a busy machine), so the first alarm's message does not wait."""
+    from apprise.manager_plugins import NotificationManager
+
+    NotificationManager().load_modules()
+
+
 class NotificationSender:
     """Claim due messages and deliver them; one slow or dead channel never holds back another message."""
 
@@ -41,6 +48,11 @@ class NotificationSender:
         self.max_backoff_s = max_backoff_s
         self.sent = 0
         self.failed_attempts = 0
+
+    def prepare(self) -> None:
+        """Get the channels ready before the first delivery; call once at start."""
+        if self.send is apprise_send:
+            load_channels()
 
     def recover(self) -> int:
         """Re-queue messages a crash left mid-send; call once at start."""
