@@ -86,4 +86,8 @@ SHARD_LEASE_AGE = Gauge("carehub_shard_lease_age_seconds", "How long the shard's
                         ["shard"])
 SHARD_TAKEOVERS = Gauge("carehub_shard_takeovers", "Times a hub took the shard over from a holder whose lease ran out",
                         ["shard"])
+FORWARDED = Counter("carehub_forwarded_total",
+                    "Messages received outside MQTT and handed to the shard that owns the device", ["shard"])
+FORWARD_FALLBACKS = Counter("carehub_forward_fallbacks_total",
+                            "Forwards the broker did not take in time: the receiving hub handled them itself")
 LEASES_LOST = Counter("carehub_leases_lost_total", "Leases this hub lost unrenewed (its shard's work stopped)")

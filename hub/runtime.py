@@ -30,6 +30,7 @@ from hub.devices.directory import DeviceDirectory
 from hub.escalation.effects import MessageContext, StepEffects
 from hub.escalation.engine import EscalationEngine
 from hub.health.state import DeviceHealth
+from hub.ingest.forward import Forwarder, forward_topic
 from hub.ingest.mqtt_client import CatchAllIngest
 from hub.ledgers.flows import AlertHazards
 from hub.notifications.sender import NotificationSender
@@ -76,6 +77,7 @@ class Hub:
         self.cluster: Coordinator | None = None
         self.relay: AlertRelay | None = None
         self.shards: ShardRunner | None = None
+        self.forwarder: Forwarder | None = None
         if settings.cluster_enabled:
             # Intake shards get their pipelines as this hub takes them; this one is the hub's own: what
             # only this hub receives (serial and DC-09 receivers, NB-IoT pushes sent to it).
@@ -88,6 +90,13 @@ class Hub:
             self.cluster = Coordinator(store, self.shards.shards, self.shards, renew_s=settings.cluster_renew_s)
             self.relay = AlertRelay(engine=self.engine, session_factory=self.session_factory, bus=self.alert_bus,
                                     hub_id=self.hub_id)
+            if settings.mqtt_url:
+                host, port = settings.mqtt_host_port
+                self.forwarder = Forwarder(
+                    host=host, port=port, client_id=f"{settings.mqtt_client_id}-forward-{self.hub_id}",
+                    hub_id=self.hub_id, shards=list(self.shards.filters), site_of=self._site_of,
+                    local=self.pipeline.router.receive_decoded,
+                    username=settings.mqtt_username, password=settings.mqtt_password)
         else:
             intake = Intake(client_id=settings.mqtt_client_id, subscriptions=self.profiles.subscriptions,
                             follows_profiles=True) if settings.mqtt_url else None
@@ -148,7 +157,8 @@ class Hub:
     def _subscriptions(self) -> list[str]:
         # What the hub's own sessions take: every other topic is counted by the catch-all.
         if self.shards is not None:
-            return [f for filters in self.shards.filters.values() for f in filters]
+            return [*(f for filters in self.shards.filters.values() for f in filters),
+                    *(forward_topic(shard) for shard in self.shards.filters)]
         return self.mqtt.subscriptions if self.mqtt else []
 
     def _swap_profiles(self, profiles: ProfileSet) -> None:
@@ -163,17 +173,28 @@ class Hub:
         state = self.health.state(f"device:{device_id}")
         return state.as_dict() if state else {}
 
+    def _site_of(self, device_key: str) -> int | None:
+        ref = self.directory.lookup(device_key)
+        return ref.site_id if ref else None
+
+    def receive_direct(self, transport: str, source: str, topic: str, messages: list[Message], *,
+                       payload: bytes = b"", wait: float = 0.0) -> bool:
+        """Take messages that reached this hub outside MQTT; in a cluster, the shard owning the device gets them."""
+        if self.forwarder is not None:
+            return self.forwarder.receive(transport, source, topic, messages, payload=payload, wait=wait)
+        return self.router.receive_decoded(transport, source, topic, messages, payload=payload, wait=wait)
+
     def _serial_handler(self, port: str) -> Callable[[list[Message]], None]:
         def handle(messages: list[Message]) -> None:
             # Returning normally makes the driver ACK; raising makes it NAK so the receiver retries.
-            if not self.router.receive_decoded("serial", "contact_id", port, messages, wait=SERIAL_ACK_WAIT_S):
+            if not self.receive_direct("serial", "contact_id", port, messages, wait=SERIAL_ACK_WAIT_S):
                 raise RuntimeError("serial record not recorded in time")
 
         return handle
 
     def _dc09_handler(self, messages: list[Message]) -> None:
         # As on serial: returning makes the server ACK, raising makes it NAK so the transmitter retries.
-        if not self.router.receive_decoded("dc09", "sia_dc09", "sia_dc09", messages, wait=DC09_ACK_WAIT_S):
+        if not self.receive_direct("dc09", "sia_dc09", "sia_dc09", messages, wait=DC09_ACK_WAIT_S):
             raise RuntimeError("DC-09 frame not recorded in time")
 
     def start(self) -> None:
@@ -187,6 +208,8 @@ class Hub:
         self.pipeline.start()
         if self.relay is not None:
             self.relay.start()
+        if self.forwarder is not None:
+            self.forwarder.start()
         if self.cluster is not None:
             self.cluster.start()  # the timers start with the scheduler lease
         else:
@@ -214,6 +237,8 @@ class Hub:
             self.cluster.stop()  # hands every shard over, the scheduler's timers with it
         else:
             self.timers.stop()
+        if self.forwarder is not None:
+            self.forwarder.stop()
         self.pipeline.stop()
         if self.relay is not None:
             self.relay.stop()

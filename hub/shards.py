@@ -9,6 +9,7 @@ from collections.abc import Callable
 from device_drivers.registry import ProfileSet
 from hub.cluster.fence import Fence
 from hub.config import SCHEDULER_SHARD, Settings
+from hub.ingest.forward import forward_topic
 from hub.pipeline import Intake, Pipeline, Shared
 from hub.timers import TimerLoop
 
@@ -51,7 +52,9 @@ class ShardRunner:
             self.timers.start()
             return
         # The client id is the shard's, not the hub's: the broker keeps the shard's session for whoever holds it.
-        intake = Intake(client_id=f"{self.client_prefix}-shard-{shard}", subscriptions=list(self.filters[shard]),
+        # Its forward topic carries what other hubs received outside MQTT for the devices this shard owns.
+        intake = Intake(client_id=f"{self.client_prefix}-shard-{shard}",
+                        subscriptions=[*self.filters[shard], forward_topic(shard)],
                         follows_profiles=self.follows_profiles)
         pipeline = Pipeline(self.shared, self.profiles(), shard=shard, fence=fence, intake=intake)
         pipeline.start()

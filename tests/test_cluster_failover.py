@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 
 from hub.cluster.balance import owner
 from tests.hub_process import HubProcess, wait_for
+from tests.test_e2e_nbiot_push import SMOKE_IMEI, _ctwing_report
 
 SHARDS = {"site-a": ["zigbee2mqtt/site-a/#"], "site-b": ["zigbee2mqtt/site-b/#"]}
 DEVICES_CSV = "\n".join([
@@ -31,6 +32,7 @@ DEVICES_CSV = "\n".join([
     ",,,,3600,SOS A102",
     "Site B,B,201,Zhao Min,sos_button,TuYa,TS0215A_sos,zigbee2mqtt,0x00124b0024c1b003,site-b/room201/sos,"
     ",,,,3600,SOS B201",
+    f"Site B,B,202,Sun Hua,smoke_detector,Generic,NB-SD1,ctwing,,,{SMOKE_IMEI},,,,3600,NB smoke B202",
 ]) + "\n"
 
 
@@ -158,6 +160,46 @@ def test_an_alert_raised_on_one_hub_reaches_the_live_feed_of_another_within_one_
         print(f"alert on the other hub's live feed {seen[0] - published:.3f} s after the press")
         assert seen[0] - published < 1.0
     finally:
+        for hub in hubs:
+            hub.stop()
+
+
+def test_a_push_reaching_any_hub_is_recorded_once_by_the_shard_that_owns_the_device(mosquitto, pg_url, tmp_path):
+    hubs = _start_cluster(mosquitto, pg_url, tmp_path, 2)
+    engine = create_engine(pg_url)
+    push_key = hubs[0].create_api_key("ctwing-platform", role="integration")
+    key = f"imei:{SMOKE_IMEI}"
+    try:
+        holders = wait_for(lambda: _balanced(hubs[0], 2), 30, "shards balanced over two hubs")
+        device = next(d for d in hubs[0].api.get("/api/devices").json() if key in d["keys"])
+        shard = owner(f"site:{device['site_id']}", sorted(SHARDS))  # a registered device belongs by its site
+        for hub in hubs:  # the platform may reach either hub, the holder or not
+            response = httpx.post(f"{hub.url}/api/push/ctwing", json=_ctwing_report(SMOKE_IMEI, 1),
+                                  headers={"X-API-Key": push_key}, timeout=10)
+            assert response.status_code == 200, response.text
+            forwarded = hub.api.get("/metrics").text
+            assert f'carehub_forwarded_total{{shard="{shard}"}} ' in forwarded, "the push was not forwarded"
+
+        def rows():
+            with engine.connect() as conn:
+                return conn.execute(text("SELECT shard, delivery_key FROM device_events WHERE device_key = :k"
+                                         " AND kind = 'smoke'"), {"k": key}).all()
+
+        wait_for(lambda: len(rows()) >= 2, 10, "both pushes recorded")
+        time.sleep(1.0)
+        recorded = rows()
+        assert len(recorded) == 2 and {r.shard for r in recorded} == {shard}, recorded
+        assert len({r.delivery_key for r in recorded}) == 2
+        alerts = [a for a in hubs[1].api.get("/api/alerts").json() if a["device_key"] == key]
+        assert [a["type"] for a in alerts] == ["fire_suspected"], "one alert, raised by the owning shard"
+        # A forward that is not one is refused with a reason at the owner, which goes on working.
+        holder = next(h for h in hubs if h.env["CAREHUB_HUB_ID"] == holders[shard])
+        subprocess.run(["mosquitto_pub", "-p", str(mosquitto.port), "-q", "1", "-t", f"carehub/forward/{shard}",
+                        "-m", '{"v": 1, "id": "x"}'], check=True)
+        wait_for(lambda: 'reason="bad_forward"' in holder.api.get("/metrics").text, 5, "bad forward counted")
+        assert holder.api.get("/healthz").json()["cluster"]["in_touch"]
+    finally:
+        engine.dispose()
         for hub in hubs:
             hub.stop()
 

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 from device_drivers.model import DecodeError, DeviceEvent, EventKind, Message
 from device_drivers.registry import ProfileSet
 from hub import metrics
+from hub.ingest import forward
+from hub.ingest.forward import FORWARD_ROOT
 from hub.ingest.lanes import AlarmLane, Delivery, TelemetryLane
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,9 @@ class IngestRouter:
                      ack: Callable[[], None]) -> None:
         """Handle one MQTT message on paho's network thread; `ack` sends the PUBACK."""
         received_at, mono = time.time(), time.monotonic()
+        if topic.startswith(FORWARD_ROOT):
+            self._receive_forward(topic, payload, mid=mid, qos=qos, dup=dup, ack=ack)
+            return
         profile = self.profiles.route(topic)
         if profile is None:
             self.undecoded(topic, payload)
@@ -105,6 +110,28 @@ class IngestRouter:
             return
         self.alarm_lane.put(delivery)
         ack()
+
+    def _receive_forward(self, topic: str, payload: bytes, *, mid: int, qos: int, dup: bool,
+                         ack: Callable[[], None]) -> None:
+        # Another hub received these outside MQTT and handed them to this shard, which owns the device.
+        try:
+            envelope = forward.decode(payload)
+        except ValueError as err:
+            self.reject("bad_forward", "forward", topic, payload[:256], str(err))
+            ack()
+            return
+        self._received(envelope.transport, envelope.source).inc()
+        messages = self.promote_buttons(envelope.messages)
+        delivery = Delivery(envelope.transport, envelope.source, envelope.topic, messages, envelope.received_at,
+                            time.monotonic(), payload=payload)
+        if not has_alarm(messages):
+            self._offer(delivery)
+            ack()
+            return
+        delivery.ack = ack
+        delivery.redelivery = dup
+        delivery.delivery_key = f"forward:{envelope.id}"
+        self.alarm_lane.put(delivery)
 
     def undecoded(self, topic: str, payload: bytes) -> None:
         """Count an MQTT message no profile decodes, by topic root, and keep the root's latest sample."""

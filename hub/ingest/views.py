@@ -53,7 +53,7 @@ async def nbiot_push(platform: str, request: Request, _principal: Pusher, hub: H
     except DecodeError as err:
         hub.router.reject(err.reason, platform, "http", body[:256], err.detail)
         raise HTTPException(400, f"rejected: {err}") from err
-    ok = await run_in_threadpool(hub.router.receive_decoded, "http", platform, f"http/{platform}", messages,
+    ok = await run_in_threadpool(hub.receive_direct, "http", platform, f"http/{platform}", messages,
                                  payload=body, wait=PUSH_RECORD_WAIT_S)
     if not ok:
         raise HTTPException(503, "not recorded; retry")

@@ -89,7 +89,7 @@ async def _accept(hub: "Hub", profile: PushProfile, topic: str, body: bytes) -> 
         log.exception("profile %s crashed on a push to %s", profile.name, topic)
         hub.router.reject("decoder_error", profile.name, topic, body[:256], repr(err))
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "rejected: decoder_error") from err
-    ok = await run_in_threadpool(hub.router.receive_decoded, "http", profile.name, topic, messages,
+    ok = await run_in_threadpool(hub.receive_direct, "http", profile.name, topic, messages,
                                  payload=body, wait=PUSH_RECORD_WAIT_S)
     if not ok:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "not recorded; retry")
