@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from device_drivers.model import AccelBatch, Availability, DeviceEvent, DeviceStatus, EventKind, EventState
+from device_drivers.model import AccelBatch, Availability, DeviceEvent, DeviceStatus, EventKind, EventState, Reading
 from hub import migrate
 from hub.db import make_engine, make_session_factory
 from hub.detect.engine import DetectionEngine
@@ -161,3 +161,42 @@ def test_a_condition_active_before_a_restart_can_still_clear_after_it(tmp_path):
     assert [r for r in _rows(factory) if r[0] == "battery_low"] == [("battery_low", "active", "z2m:s"),
                                                                      ("battery_low", "cleared", "z2m:s")]
     db.dispose()
+
+
+def test_a_shard_s_next_holder_confirms_a_fire_the_last_holder_saw_begin(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fire.db'}"
+    migrate.upgrade(url)
+    db = make_engine(url)
+    factory = make_session_factory(db)
+    other = DeviceRef(id=8, kind="smoke_detector", name="smoke 2", site_id=1, room_id=2, resident_id=3,
+                      supervision_s=60.0, tags={})
+    first = DetectionEngine(session_factory=factory, clock=lambda: 1000.0, tick_interval=3600, shard="north")
+    first.start()
+    first.on_message(DeviceEvent("z2m:s1", EventKind.SMOKE, EventState.ACTIVE, 1000.0, "zigbee2mqtt"), REF)
+    first.abandon()  # the holder dies: nothing more is written by it
+    for shard, confirms in (("south", False), ("north", True)):  # only the shard's own state is taken over
+        nxt = DetectionEngine(session_factory=factory, clock=lambda: 1010.0, tick_interval=3600, shard=shard)
+        nxt.start()
+        nxt.on_message(DeviceEvent("z2m:s2", EventKind.SMOKE, EventState.ACTIVE, 1010.0, "zigbee2mqtt"), other)
+        nxt.abandon()
+        fires = [r for r in _rows(factory) if r[0] == "fire"]
+        assert fires == ([("fire", "active", "room:2")] if confirms else []), shard
+    db.dispose()
+
+
+def test_the_fire_snapshot_keeps_only_what_an_incident_needs():
+    from hub.detect.fire import FireGasDetector
+
+    fire = FireGasDetector(lambda: 5000.0)
+    for n in range(500):  # quiet detectors reporting readings leave nothing to save
+        fire.update(Reading(f"z2m:t{n}", "temperature", 21.0, "°C", 4990.0 + n / 100, "zigbee2mqtt"), REF)
+    fire.update(DeviceEvent("z2m:s1", EventKind.SMOKE, EventState.ACTIVE, 4999.0, "zigbee2mqtt",
+                            {"smoke_density": np.float32(0.4)}), REF)
+    saved = fire.snapshot()
+    assert list(saved["devices"]) == ["z2m:s1"] and not fire.dirty
+    again = FireGasDetector(lambda: 5001.0)
+    again.restore(saved)
+    assert again.devices["z2m:s1"].criteria == fire.devices["z2m:s1"].criteria
+    assert again.devices["z2m:s1"].ref == REF and again.snapshot() == saved
+    with pytest.raises(ValueError):
+        again.restore({"version": 99})

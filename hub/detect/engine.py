@@ -137,6 +137,13 @@ class DetectionEngine:
         with self.session_factory() as session:
             saved = session.get(DetectorSnapshot, self.snapshot_name("inactivity"))
             holds = session.get(DetectorSnapshot, self.snapshot_name("fall_holds"))
+            fire = session.get(DetectorSnapshot, self.snapshot_name("fire"))
+        if fire is not None:
+            try:
+                self.fire.restore(fire.data)
+            except (ValueError, KeyError, TypeError):
+                # Open fire alerts stay open in the database; only the room confirmations start again.
+                log.exception("fire detector snapshot unusable; confirmations start again")
         if saved is not None:
             try:
                 self.inactivity.restore(saved.data)
@@ -184,13 +191,15 @@ class DetectionEngine:
         return base if self.shard is None else f"{base}@{self.shard}"
 
     def save_snapshot(self) -> None:
-        """Persist the inactivity detector's baselines and running timers."""
+        """Persist the inactivity detector's baselines and running timers, and the fire detector's latches."""
         with self._lock:
             data = self.inactivity.snapshot()
+            fire = self.fire.snapshot()
         with self.session_factory() as session, session.begin():
             if self.fence:
                 self.fence.check(session)
             session.merge(DetectorSnapshot(name=self.snapshot_name("inactivity"), data=data, saved_at=self.clock()))
+            session.merge(DetectorSnapshot(name=self.snapshot_name("fire"), data=fire, saved_at=self.clock()))
 
     def on_message(self, message: Message, ref: DeviceRef | None) -> None:
         """Run the detectors that care about `message`; acceleration is queued."""
@@ -404,7 +413,7 @@ class DetectionEngine:
 
     def _emit(self, detections: list[Detection]) -> None:
         if not detections and not self.cancel.dirty:
-            return  # the common case: a report that changed nothing
+            return  # the common case: a report that changed nothing (changed fire latches: the next tick)
         now = self.clock()
         urgent = self.cancel.dirty  # a new or closed hold is saved at once: a pending alarm must survive a crash
         if detections:
@@ -423,7 +432,8 @@ class DetectionEngine:
                 rows, self._pending = self._pending, []
                 holds = self.cancel.snapshot() if self.cancel.dirty else None
                 self.cancel.dirty = False
-            if not rows and holds is None:
+                fire = self.fire.snapshot() if self.fire.dirty else None
+            if not rows and holds is None and fire is None:
                 return
             try:
                 with self.session_factory() as session, session.begin():
@@ -434,12 +444,16 @@ class DetectionEngine:
                     if holds is not None:
                         session.merge(DetectorSnapshot(name=self.snapshot_name("fall_holds"), data=holds,
                                                        saved_at=self.clock()))
+                    if fire is not None:
+                        session.merge(DetectorSnapshot(name=self.snapshot_name("fire"), data=fire,
+                                                       saved_at=self.clock()))
                     session.flush()
                     changes = self.alerts.on_detections(session, records) if self.alerts else []
             except Exception:
                 with self._lock:  # the timer thread retries them, in order, before anything newer
                     self._pending[:0] = rows
                     self.cancel.dirty = self.cancel.dirty or holds is not None
+                    self.fire.dirty = self.fire.dirty or fire is not None
                 raise
         if self.alerts:
             self.alerts.publish(changes)

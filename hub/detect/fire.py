@@ -27,11 +27,12 @@ plain attributes (`devices`, `rooms`) and `reset()` forgets it. Standards behind
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from scipy.stats import theilslopes
@@ -39,9 +40,7 @@ from scipy.stats import theilslopes
 from device_drivers.model import DeviceEvent, EventKind, EventState, Message, Reading
 from hub.detect.detection import Detection, DetectionState, DetectionType
 from hub.detect.latches import LATCHES_EXPIRED, expiry_table
-
-if TYPE_CHECKING:
-    from hub.devices.directory import DeviceRef
+from hub.devices.directory import DeviceRef
 
 # Criterion -> the per-device detection it raises, and the family it counts as for fire confirmation.
 CRITERIA: dict[str, tuple[DetectionType, str]] = {
@@ -63,6 +62,19 @@ GAS_METRICS = ("gas_lel", "gas_density")
 # EN 50291-1 anchor points (ppm, seconds to alarm at that constant level), each inside its window.
 CO_CURVE: tuple[tuple[float, float], ...] = ((50.0, 75 * 60.0), (100.0, 25 * 60.0), (300.0, 90.0))
 _EVIDENCE_READINGS = 12  # readings copied into evidence: enough to audit a trend, bounded in size
+
+
+def _plain(value: Any) -> Any:
+    """Return `value` as JSON-ready built-ins (evidence may hold NumPy numbers and tuples)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _event_is_test(event: DeviceEvent) -> bool:
@@ -180,6 +192,7 @@ class FireGasDetector:
         self._log_t = np.log([s for _, s in co_curve])
         self.devices: dict[str, DeviceState] = {}
         self.rooms: dict[str, RoomState] = {}
+        self.dirty = False  # state worth saving changed since the last snapshot (see `snapshot`)
 
     def reset(self) -> None:
         """Forget every device and room."""
@@ -267,6 +280,7 @@ class FireGasDetector:
         if criterion not in dev.criteria:
             return 0
         start = dev.criteria.pop(criterion)
+        self.dirty = True
         dev.cleared_at[criterion] = seen[1] if seen is not None else start.get("t", -math.inf)
         if criterion == "heat_ror":
             dev.ror_base = None
@@ -276,6 +290,51 @@ class FireGasDetector:
                 if d.room_key == dev.room_key for c in d.criteria):
             room.fire = False  # nothing in the room is latched any more: the next alarm confirms anew
         return 1
+
+    # -- saved state ---------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return what the next reports cannot rebuild: latched and recently cleared criteria, rooms on
+        fire, CO doses, test and silence windows; reading histories are left out (the next readings
+        refill them). Devices with nothing of that are left out too, so the size follows the incidents."""
+        now = self.clock()
+        keep_s = 2 * self.confirm_window_s
+        devices = {}
+        for key, dev in self.devices.items():
+            cleared = {c: t for c, t in dev.cleared_at.items() if now - t <= keep_s}
+            testing = dev.self_test_until > now
+            if not (dev.criteria or cleared or dev.co_dose > 0.0 or testing or dev.silenced_at is not None
+                    or dev.battery_low or dev.fault or dev.ror_base is not None):
+                continue
+            devices[key] = {
+                "ref": dataclasses.asdict(dev.ref) if dev.ref is not None else None,
+                "criteria": dev.criteria, "cleared_at": cleared,
+                "flag_seen": {c: list(seen) for c, seen in dev.flag_seen.items()},
+                "ror_base": dev.ror_base, "co_ppm": dev.co_ppm, "co_ts": dev.co_ts,
+                "co_integrated_to": dev.co_integrated_to, "co_dose": dev.co_dose,
+                "co_readings": [list(p) for p in dev.co_readings],
+                "self_test_until": dev.self_test_until if testing else None,
+                "silenced_at": dev.silenced_at, "battery_low": dev.battery_low, "fault": dev.fault}
+        rooms = {key: {"evidence": room.evidence} for key, room in self.rooms.items() if room.fire}
+        self.dirty = False
+        return _plain({"version": 1, "devices": devices, "rooms": rooms})
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Take over saved state (a takeover or a restart); raise ValueError when it is not a snapshot."""
+        if not isinstance(data, dict) or data.get("version") != 1:
+            raise ValueError("not a fire detector snapshot")
+        for key, saved in data["devices"].items():
+            dev = self._device(key, DeviceRef(**saved["ref"]) if saved["ref"] else None)
+            dev.criteria = dict(saved["criteria"])
+            dev.cleared_at = {c: float(t) for c, t in saved["cleared_at"].items()}
+            dev.flag_seen = {c: (float(a), float(b)) for c, (a, b) in saved["flag_seen"].items()}
+            dev.ror_base, dev.co_ppm, dev.co_ts = saved["ror_base"], saved["co_ppm"], saved["co_ts"]
+            dev.co_integrated_to, dev.co_dose = saved["co_integrated_to"], saved["co_dose"]
+            dev.co_readings.extend((float(t), float(v)) for t, v in saved["co_readings"])
+            dev.self_test_until = saved["self_test_until"] if saved["self_test_until"] is not None else -math.inf
+            dev.silenced_at, dev.battery_low, dev.fault = saved["silenced_at"], saved["battery_low"], saved["fault"]
+        for key, saved in data["rooms"].items():
+            self.rooms[key] = RoomState(fire=True, evidence=dict(saved["evidence"]))
 
     # -- messages -----------------------------------------------------------------------------------
 
@@ -296,9 +355,11 @@ class FireGasDetector:
             # A stuck "test: true" must not mask a real fire forever, hence the bound.
             active = ev.state == EventState.ACTIVE
             dev.self_test_until = self.clock() + self.self_test_max_s if active else -math.inf
+            self.dirty = True
             return []
         if kind == EventKind.SILENCED:
             dev.silenced_at = ev.ts
+            self.dirty = True
             return []
         if kind == EventKind.BATTERY_LOW:
             dev.battery_low = ev.state != EventState.CLEARED
@@ -318,6 +379,7 @@ class FireGasDetector:
             # A latched flag: a report while it holds says "still in alarm" and refreshes its expiry.
             latched = criterion in dev.criteria
             dev.flag_seen[criterion] = (self.clock(), ev.ts)
+            self.dirty = True  # the latch's expiry moved
             if latched:
                 return []
         evidence = {"event": {"device_key": ev.device_key, "kind": str(kind), "state": str(ev.state),
@@ -431,6 +493,7 @@ class FireGasDetector:
         dev.co_ts = r.ts
         dev.co_ppm = r.value
         dev.co_readings.append((r.ts, r.value))
+        self.dirty = self.dirty or dev.co_dose > 0.0  # a dose building up is hours of exposure to keep
         return out
 
     def _co_advance(self, dev: DeviceState, until: float) -> list[Detection]:
@@ -488,16 +551,15 @@ class FireGasDetector:
         dtype, family = CRITERIA[criterion]
         same = [c for c in dev.criteria if CRITERIA[c][0] == dtype]
         out: list[Detection] = []
+        if (criterion in dev.criteria) == on:
+            return []
+        self.dirty = True
         if on:
-            if criterion in dev.criteria:
-                return []
             dev.criteria[criterion] = {"t": t, **evidence}
             if not same:
                 ev = {"criterion": criterion, **evidence, **self._device_context(dev)}
                 out.append(self._detection(dtype, dev.key, t, DetectionState.ACTIVE, dev, ev))
         else:
-            if criterion not in dev.criteria:
-                return []
             del dev.criteria[criterion]
             dev.cleared_at[criterion] = t
             if same == [criterion]:
