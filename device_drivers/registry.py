@@ -12,7 +12,11 @@ class Profile(Protocol):
     """A device profile: the topics it owns and a pure decoder for them."""
 
     name: str
-    subscriptions: tuple[str, ...]
+
+    @property
+    def subscriptions(self) -> tuple[str, ...]:
+        """Return the MQTT topic filters to subscribe to (read-only: a profile may compute them)."""
+        ...
 
     def matches(self, topic: str) -> bool:
         """Return True when this profile decodes messages on `topic`."""

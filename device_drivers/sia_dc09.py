@@ -131,8 +131,8 @@ def parse_frame(frame: bytes, *, key: bytes | None = None) -> Dc09Frame:
     if match is None:
         raise FrameRefused(Refusal("bad_body", text[:80]))
     encrypted = match["enc"] is not None
-    address = {"sequence": match["seq"], "receiver": match["rcvr"], "line": match["line"],
-               "account": match["acct"].upper(), "encrypted": encrypted}
+    address: dict[str, Any] = {"sequence": match["seq"], "receiver": match["rcvr"], "line": match["line"],
+                               "account": match["acct"].upper(), "encrypted": encrypted}
 
     def refuse(reason: str, detail: str = "") -> FrameRefused:
         return FrameRefused(Refusal(reason, detail, **address))
@@ -156,7 +156,8 @@ def parse_frame(frame: bytes, *, key: bytes | None = None) -> Dc09Frame:
     timestamp = parts["ts"][1:] if parts["ts"] else None
     if encrypted and timestamp is None:
         raise refuse("no_timestamp", "an encrypted frame must carry its time")
-    message, events = None, ()
+    message = None
+    events: tuple[sia_dcs.SiaEvent, ...] = ()
     if match["id"] == "ADM-CID":
         message = _contact_id(data, (inner or match["acct"]).upper(), refuse)
     elif match["id"] == "SIA-DCS":

@@ -57,8 +57,8 @@ class CtwingProfile:
         ts = received_at
         if env.get("timestamp") is not None:
             ts = device_time(epoch_seconds(env["timestamp"], "timestamp"), received_at)
-        body = env.get("payload")
-        service_data = None
+        body: Any = env.get("payload")  # any JSON value: only a dict carries service data
+        service_data: dict[str, Any] | None = None
         if type(body) is dict:
             service_data = body.get("serviceData", body)
             if type(service_data) is not dict:

@@ -351,7 +351,7 @@ class DeclarativeProfile:
 
     @staticmethod
     def _reading(r: dict[str, Any], src: _Source, index: int) -> ReadingRule:
-        where = {"table": "readings", "index": index}
+        where: dict[str, Any] = {"table": "readings", "index": index}
         _known(r, READING_KEYS, src, **where)
         path = _field(r, "field", src, required=True, **where)
         metric = r.get("metric")
@@ -370,7 +370,7 @@ class DeclarativeProfile:
 
     @staticmethod
     def _event(e: dict[str, Any], src: _Source, index: int) -> EventRule:
-        where = {"table": "events", "index": index}
+        where: dict[str, Any] = {"table": "events", "index": index}
         _known(e, EVENT_KEYS, src, **where)
         path = _field(e, "field", src, required=True, **where)
         if "kind" not in e:
@@ -405,7 +405,7 @@ class DeclarativeProfile:
                          otherwise=otherwise)
 
     def _status(self, s: dict[str, Any], src: _Source, index: int | None) -> StatusRule:
-        where = {"table": "status", "index": index}
+        where: dict[str, Any] = {"table": "status", "index": index}
         _known(s, STATUS_KEYS, src, **where)
         if "topic" in s and type(s["topic"]) is not str:
             raise src.error("topic must be a string", key="topic", **where)

@@ -188,7 +188,10 @@ class HaDiscoveryProfile:
             read = {p.path[0] for p in (*(entities or ()), *(avail or ())) if p.path}
             unmapped = Unmapped()
             unmapped.extra(parsed, read)
-            owner = (entities or avail)[0].device_key
+            owners = entities or avail
+            if not owners:  # unreachable: a topic's list is deleted when its last entry goes
+                raise RuntimeError(f"no learnt entity owns {topic[:120]}")
+            owner = owners[0].device_key
             out.extend(unmapped.message(owner, received_at, self.name))
         for entry in avail or ():
             value = jinja_str(_extract(entry.path or (), raw, parsed))

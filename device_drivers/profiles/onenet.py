@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from device_drivers.json_payload import device_time, epoch_seconds, parse_json, parse_object
 from device_drivers.model import (
@@ -23,7 +23,7 @@ MSG_KEYS = frozenset({"productId", "deviceName", "messageType", "notifyType", "d
                       "deviceId", "pid", "subData"})
 
 
-def _segment_ok(value: Any) -> bool:
+def _segment_ok(value: Any) -> TypeGuard[str]:
     return type(value) is str and 0 < len(value) <= 64 and "/" not in value
 
 

@@ -243,7 +243,10 @@ class WatchProfile:
     def _position(self, key: str, lat: tuple[str, Any] | None, lon: tuple[str, Any] | None, ts: float,
                   unmapped: Unmapped, prefix: str) -> list[Message]:
         if lat is None or lon is None:
-            unmapped.add(prefix + (lat or lon)[0])  # half a position cannot be stored
+            half = lat or lon
+            if half is None:  # callers pass at least one of the two
+                raise ValueError("_position needs a latitude or a longitude")
+            unmapped.add(prefix + half[0])  # half a position cannot be stored
             return []
         la, lo = _coordinate(lat[1], "latitude", "NS"), _coordinate(lon[1], "longitude", "EW")
         if la == 0.0 and lo == 0.0:

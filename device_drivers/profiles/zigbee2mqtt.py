@@ -307,8 +307,9 @@ class Zigbee2MqttProfile:
         definition = data.get("definition")
         vendor = model = kind = ""
         if type(definition) is dict:
-            vendor = definition.get("vendor") if type(definition.get("vendor")) is str else ""
-            model = definition.get("model") if type(definition.get("model")) is str else ""
+            raw_vendor, raw_model = definition.get("vendor"), definition.get("model")
+            vendor = raw_vendor if type(raw_vendor) is str else ""
+            model = raw_model if type(raw_model) is str else ""
             kind = guess_kind(definition)
         if removed:
             self.kinds.pop(name, None)

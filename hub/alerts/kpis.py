@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 from sqlalchemy import select
@@ -51,7 +52,9 @@ def load(*, db_session: Session, site_ids: frozenset[int] | None, since: float, 
         query = query.where(Alert.site_id.in_(sorted(site_ids)))
     if priorities is not None:
         query = query.where(Alert.priority.in_(sorted(set(priorities))))
-    return [AlertTimes(*row) for row in db_session.execute(query)]
+    # select() types only its first ten columns, and mypy will not spread a part-typed row over AlertTimes.
+    rows = cast("Iterable[tuple[Any, ...]]", db_session.execute(query))
+    return [AlertTimes(*row) for row in rows]
 
 
 def percentiles(values: list[float]) -> tuple[float | None, float | None]:
@@ -90,7 +93,7 @@ def figures(rows: list[AlertTimes], now: float) -> dict:
     arrival = [r.arrived_at - r.dispatched_at for r in rows if r.arrived_at is not None and r.dispatched_at is not None]
     ack_p50, ack_p90 = percentiles(answer)
     arr_p50, arr_p90 = percentiles(arrival)
-    out = {"alerts": len(rows), "acknowledged": len(answer), "ack_p50_s": ack_p50, "ack_p90_s": ack_p90}
+    out: dict[str, Any] = {"alerts": len(rows), "acknowledged": len(answer), "ack_p50_s": ack_p50, "ack_p90_s": ack_p90}
     for threshold_s, target in ANSWER_TARGETS:
         out[f"within_{threshold_s:.0f}s"] = answer_share(rows, threshold_s, target, now)
     out.update({"arrivals": len(arrival), "arrival_p50_s": arr_p50, "arrival_p90_s": arr_p90})

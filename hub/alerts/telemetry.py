@@ -31,6 +31,8 @@ def lines_for(alert: dict, change: str) -> list[str]:
         fields = {**fields, "resolved": 1.0, "false_alarm": float(alert["outcome"] == "false_alarm")}
     if not fields:
         return []
+    if at is None:
+        raise ValueError(f"alert {alert.get('id')} has neither updated_at nor created_at")
     tags = "".join(f",{_TAG_NAMES[k]}={escape_key(str(alert[k]))}" for k in _TAGS
                    if alert.get(k) not in (None, ""))
     body = ",".join(f"{k}={v!r}" for k, v in fields.items())

@@ -61,7 +61,9 @@ def _site_scope(role: Role, site_ids: list[int]) -> frozenset[int] | None:
 def authenticate(*, db_session: Session, username: str, password: str) -> User:
     """Return the active user with these credentials, or raise AuthError."""
     user = db_session.scalar(select(User).where(User.username == username))
-    if not security.verify_password(user.password_hash if user else None, password) or not user.active:
+    # The password is checked (against a dummy hash) even for an unknown name, so timing does not tell.
+    valid = security.verify_password(user.password_hash if user else None, password)
+    if not valid or user is None or not user.active:
         raise AuthError("incorrect user name or password")
     return user
 

@@ -171,7 +171,7 @@ def get_shift(principal: Reader, shift_id: int, session: DbSession) -> ShiftPubl
 def update_shift(principal: Writer, shift_id: int, shift_in: ShiftIn, session: DbSession, duty: Duty) -> ShiftPublic:
     """Replace a roster shift (the audit log keeps the old content)."""
     shift = service.get_shift(db_session=session, shift_id=shift_id)
-    if not shift_visible(principal, shift):
+    if shift is None or not shift_visible(principal, shift):
         raise not_found("shift", shift_id)
     check_site(principal, session, shift.site_id)
     check_site(principal, session, shift_in.site_id)
@@ -188,7 +188,7 @@ def update_shift(principal: Writer, shift_id: int, shift_in: ShiftIn, session: D
 def delete_shift(principal: Writer, shift_id: int, session: DbSession, duty: Duty) -> Response:
     """Take a shift off the roster (the audit log keeps its content)."""
     shift = service.get_shift(db_session=session, shift_id=shift_id)
-    if not shift_visible(principal, shift):
+    if shift is None or not shift_visible(principal, shift):
         raise not_found("shift", shift_id)
     check_site(principal, session, shift.site_id)
     service.delete_shift(db_session=session, shift=shift, actor=principal.actor, now=duty.clock())

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any, cast
 
-from sqlalchemy import event, select, update
+from sqlalchemy import CursorResult, event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.alerts.models import Alert, AlertChange, AlertState
@@ -132,10 +133,11 @@ class EscalationEngine:
                now: float) -> bool:
         state, old_step, old_due = claim
         session.expunge(alert)  # the ORM must not write it: only the guarded update below may
-        result = session.execute(
+        # An UPDATE gives a CursorResult (Session.execute is typed as returning the plain Result).
+        result = cast("CursorResult[Any]", session.execute(
             update(Alert).where(Alert.id == alert.id, Alert.state == state, Alert.escalation_step == old_step,
                                 Alert.next_escalation_at == old_due)
-            .values(escalation=snap.to_json(), escalation_step=step, next_escalation_at=next_at, updated_at=now))
+            .values(escalation=snap.to_json(), escalation_step=step, next_escalation_at=next_at, updated_at=now)))
         if result.rowcount != 1:
             raise EscalationConflict(f"alert {alert.id} changed")
         return True

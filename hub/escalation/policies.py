@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,7 +37,7 @@ def find(*, db_session: Session, site_id: int | None, alert_type: str) -> Escala
     return ranked[0] if ranked else None
 
 
-def list_policies(*, db_session: Session, site_ids: set[int] | None) -> list[EscalationPolicy]:
+def list_policies(*, db_session: Session, site_ids: Collection[int] | None) -> list[EscalationPolicy]:
     """Return stored policies (of the given sites and the all-sites ones when `site_ids` is a set)."""
     query = select(EscalationPolicy).order_by(EscalationPolicy.site_id, EscalationPolicy.alert_type)
     if site_ids is not None:

@@ -139,6 +139,8 @@ class LedgerFlow:
             if task is None or not principal.sees(site_id=task.site_id, resident_id=None):
                 return None
             template = session.get(InspectionTemplate, task.template_id)
+            if template is None:
+                raise LookupError(f"inspection task {task.id} refers to missing template {task.template_id}")
             results = [item.model_dump(mode="json") for item in result_in.items]
             inspections.complete(db_session=session, task=task, template=template, results=results,
                                  actor=principal.actor, now=now)

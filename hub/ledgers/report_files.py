@@ -42,7 +42,7 @@ class NoChineseFont(RuntimeError):
 
 def rows(figures: dict) -> list[tuple[str, str, object]]:
     """Return (section, metric, value) for every figure except coverage; nested counts become "by_type.sos"."""
-    out = []
+    out: list[tuple[str, str, object]] = []
     for section in SECTIONS:
         for key, value in figures[section].items():
             if isinstance(value, dict):
@@ -80,6 +80,8 @@ def to_xlsx(figures: dict) -> bytes:
 
     book = Workbook()
     summary = book.active
+    if summary is None:  # a new workbook always has its first sheet
+        raise RuntimeError("openpyxl made a workbook without a sheet")
     summary.title = "summary"
     summary.append(["section", "metric", "label", "value"])
     for section, metric, value in rows(figures):

@@ -3,7 +3,7 @@
 No `from __future__ import annotations` here: FastAPI must see the dependency aliases.
 """
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.responses import Response
@@ -15,8 +15,9 @@ from hub.ledgers.views import Ledgers, Reader, Writer
 MEDIA = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf",
          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 # JSON by default; the other formats answer a file download instead of the declared model.
-FILES_TOO = {200: {"content": {media.split(";")[0]: {} for media in MEDIA.values()},
-                   "description": "The figures as JSON, or a CSV, XLSX or PDF file with `format=`."}}
+FILES_TOO: dict[int | str, dict[str, Any]] = {
+    200: {"content": {media.split(";")[0]: {} for media in MEDIA.values()},
+          "description": "The figures as JSON, or a CSV, XLSX or PDF file with `format=`."}}
 
 router = APIRouter(prefix="/api/reports/monthly", tags=["reports"])
 

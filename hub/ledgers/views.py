@@ -4,7 +4,7 @@ No `from __future__ import annotations` here: FastAPI must see the dependency al
 """
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import Response
@@ -65,7 +65,8 @@ Inspector = Annotated[Principal, require(Permission.INSPECT)]
 Reporter = Annotated[Principal, require(Permission.WORKORDERS_ACT)]
 Format = Annotated[str, Query(alias="format", pattern="^(json|csv)$")]
 # The three lists answer JSON by default; `format=csv` answers a file instead of the declared model.
-CSV_TOO = {200: {"content": {"text/csv": {}}, "description": "The rows as JSON, or as CSV with `format=csv`."}}
+CSV_TOO: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}}, "description": "The rows as JSON, or as CSV with `format=csv`."}}
 
 
 def public(hazard) -> HazardPublic:

@@ -6,9 +6,10 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from hub.audit import service as audit
@@ -70,8 +71,10 @@ def queue(*, db_session: Session, dedupe_key: str, alert_id: int, step: int, act
 
 def recover(*, db_session: Session) -> int:
     """Put messages a crash left mid-send back in the queue (they may go twice: never zero times)."""
-    result = db_session.execute(update(Notification).where(Notification.state == DeliveryState.SENDING.value)
-                                .values(state=DeliveryState.PENDING.value))
+    # An UPDATE gives a CursorResult (Session.execute is typed as returning the plain Result).
+    result = cast("CursorResult[Any]", db_session.execute(
+        update(Notification).where(Notification.state == DeliveryState.SENDING.value)
+        .values(state=DeliveryState.PENDING.value)))
     return result.rowcount or 0
 
 
@@ -84,9 +87,9 @@ def claim_due(*, db_session: Session, now: float, limit: int = 50) -> list[Notif
     claimed = []
     for row in rows:
         # Compare-and-set: another sender (a second hub on the same database) may have claimed it.
-        result = db_session.execute(update(Notification).where(Notification.id == row.id,
-                                                                Notification.state == DeliveryState.PENDING.value)
-                                    .values(state=DeliveryState.SENDING.value, attempts=Notification.attempts + 1))
+        result = cast("CursorResult[Any]", db_session.execute(
+            update(Notification).where(Notification.id == row.id, Notification.state == DeliveryState.PENDING.value)
+            .values(state=DeliveryState.SENDING.value, attempts=Notification.attempts + 1)))
         if result.rowcount == 1:
             claimed.append(row)
     for row in claimed:

@@ -6,7 +6,7 @@ No `from __future__ import annotations` here: FastAPI must see the dependency al
 import datetime as dt
 import html
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
@@ -29,7 +29,7 @@ from hub.notifications.models import (
 )
 from hub.notifications.templates import language_of
 
-_PAGE = {
+_PAGE: dict[str, dict[str, Any]] = {
     "zh-CN": {"title": "CareHub 报警通知", "state": "处理状态", "handling": "我来处理", "call_me": "请给我回电",
               "thanks": "已收到您的回复，值班人员可以看到。", "gone": "链接已失效。",
               "states": {"new": "等待值班人员响应", "acknowledged": "值班人员已响应", "dispatched": "已派人前往",

@@ -123,7 +123,8 @@ class WorkOrderFlow:
                     hazard_id=hazard_id, source="hazard" if hazard_id is not None else "manual",
                     actor=principal.actor, now=now, sla=self.rules.sla_for(order_type, order_in.priority),
                     roles=ROLES[order_type])
-                if hazard_id is not None and not self.hazard_link(session, principal, hazard_id, order.id, now):
+                if (hazard_id is not None and self.hazard_link is not None  # set with hazard_id: see above
+                        and not self.hazard_link(session, principal, hazard_id, order.id, now)):
                     raise _HazardOutOfScope
                 return order
         except _HazardOutOfScope:

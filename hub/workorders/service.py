@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import cast
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -286,7 +287,8 @@ def _last_positions(db_session: Session, staff_ids: list[int]) -> dict[int, tupl
         .where(WorkOrder.assignee_staff_id.in_(staff_ids), WorkOrder.check_in_lat.is_not(None),
                WorkOrder.check_in_lon.is_not(None))
         .order_by(WorkOrder.check_in_at)).all()
-    return {staff_id: (lat, lon) for staff_id, lat, lon in rows}
+    # The WHERE clause leaves out NULL staff ids and coordinates, so none of the three is None.
+    return cast(dict[int, tuple[float, float]], {staff_id: (lat, lon) for staff_id, lat, lon in rows})
 
 
 def _haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
