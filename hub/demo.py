@@ -60,11 +60,9 @@ def ensure_demo_users(settings: Settings) -> None:
 def run_demo(*, http_port: int = 8000, residents: int = 20, data_dir: Path = Path("var/demo"),
              seed: int = 1, broker_kind: str = "auto") -> None:
     """Run everything until Ctrl-C, then stop it all cleanly."""
-    import uvicorn
-
     from firmware_sim.runner import Simulator
     from hub.api import create_app
-    from hub.runtime import SHUTDOWN_GRACE_S, Hub
+    from hub.runtime import Hub, serve_http
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
@@ -97,8 +95,7 @@ def run_demo(*, http_port: int = 8000, residents: int = 20, data_dir: Path = Pat
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
-        uvicorn.run(create_app(hub), host=settings.http_host, port=http_port, log_level="warning",
-                    timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+        serve_http(create_app(hub), settings.http_host, http_port)
     finally:
         simulator.stop()
         hub.stop()

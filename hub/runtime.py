@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -261,10 +262,29 @@ class Hub:
                 log.exception("device directory refresh failed")
 
 
-def run_serve(settings: Settings | None = None) -> None:
-    """Run the hub and its HTTP API until interrupted."""
+def _exit(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def serve_http(app: object, host: str, port: int) -> None:
+    """Serve the API until SIGINT or SIGTERM; return (not die) so the caller's clean stop runs.
+
+    uvicorn re-raises the signal that stopped it once it has shut down; with the default SIGTERM action
+    that killed the process before the hub could hand its shards over, drain its lanes and save state.
+    """
     import uvicorn
 
+    signal.signal(signal.SIGTERM, _exit)
+    # Open live feeds (SSE) would hold a graceful stop forever: give them a few seconds, then close them.
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+    except SystemExit as stop:
+        if stop.code not in (0, None):
+            raise
+
+
+def run_serve(settings: Settings | None = None) -> None:
+    """Run the hub and its HTTP API until interrupted."""
     from hub.api import create_app
 
     settings = settings or get_settings()
@@ -272,8 +292,6 @@ def run_serve(settings: Settings | None = None) -> None:
     hub = Hub(settings)
     hub.start()
     try:
-        # Open live feeds (SSE) would hold a graceful stop forever: give them a few seconds, then close them.
-        uvicorn.run(create_app(hub), host=settings.http_host, port=settings.http_port, log_level="warning",
-                    timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+        serve_http(create_app(hub), settings.http_host, settings.http_port)
     finally:
         hub.stop()

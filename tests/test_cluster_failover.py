@@ -18,7 +18,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import create_engine, text
 
-from hub.cluster.balance import owner
+from hub.cluster.balance import assign, owner
 from tests.hub_process import HubProcess, wait_for
 from tests.test_e2e_nbiot_push import SMOKE_IMEI, _ctwing_report
 
@@ -40,12 +40,15 @@ def _clustered(health: dict) -> bool:
     return bool(health.get("cluster") and health["cluster"]["in_touch"])
 
 
-def _start_cluster(mosquitto, pg_url, tmp_path, n: int) -> list[HubProcess]:
+def _start_cluster(mosquitto, pg_url, tmp_path, n: int, shards: dict[str, list[str]] | None = None,
+                   devices: str = DEVICES_CSV) -> list[HubProcess]:
+    """Start `n` clustered hub processes on one database and broker, with `devices` registered first."""
     prefix = f"carehub-{uuid.uuid4().hex[:6]}"
     hubs = [HubProcess(tmp_path / f"hub-{n}", mqtt_port=mosquitto.port, client_id=prefix, extra_env={
         "CAREHUB_DATABASE_URL": pg_url, "CAREHUB_CLUSTER_ENABLED": "true", "CAREHUB_HUB_ID": f"hub-{n}",
-        "CAREHUB_CLUSTER_SHARDS": json.dumps(SHARDS), "CAREHUB_MQTT_CATCH_ALL": "false"}) for n in range(1, n + 1)]
-    hubs[0].import_devices(DEVICES_CSV)
+        "CAREHUB_CLUSTER_SHARDS": json.dumps(shards or SHARDS), "CAREHUB_MQTT_CATCH_ALL": "false"})
+        for n in range(1, n + 1)]
+    hubs[0].import_devices(devices)
     key = hubs[0].create_api_key("tests-admin")
     for hub in hubs:
         hub._admin_key = key
@@ -70,7 +73,8 @@ def _balanced(hub: HubProcess, size: int = 3):
     body = hub.api.get("/api/cluster").json()
     members = [m["hub_id"] for m in body["members"]]
     holders = {s["shard"]: s["holder"] for s in body["shards"]}
-    settled = len(members) == size and all(holder == owner(shard, members) for shard, holder in holders.items())
+    wanted = assign(list(holders), members)
+    settled = len(members) == size and all(holder == wanted[shard] for shard, holder in holders.items())
     return holders if settled else None
 
 

@@ -60,8 +60,8 @@ def _dead_port() -> int:
 def test_without_a_broker_the_receiving_hub_records_the_alarm_itself():
     handled = []
 
-    def local(transport, source, topic, messages, *, payload=b"", wait=0.0):
-        handled.append((transport, source, [m.device_key for m in messages], wait))
+    def local(transport, source, topic, messages, *, payload=b"", wait=0.0, delivery_key=None):
+        handled.append((transport, source, [m.device_key for m in messages], wait, delivery_key.split(":")[0]))
         return True
 
     forwarder = forward.Forwarder(host="127.0.0.1", port=_dead_port(), client_id="fw-test", hub_id="hub-1",
@@ -73,7 +73,8 @@ def test_without_a_broker_the_receiving_hub_records_the_alarm_itself():
     finally:
         forwarder.stop()
     # Both keys are of site 7, so one shard owns them and one local hand-over takes both.
-    assert handled == [("serial", "contact_id", ["cid:1234:003", "cid:1234"], 0.5)]
+    # Under the key the owner would record it with, should paho still send it once the broker is back.
+    assert handled == [("serial", "contact_id", ["cid:1234:003", "cid:1234"], 0.5, "forward")]
 
 
 def test_a_site_s_devices_belong_to_one_shard_and_unregistered_ones_spread():

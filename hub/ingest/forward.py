@@ -50,6 +50,11 @@ _ENUMS: dict[type, dict[str, type[enum.Enum]]] = {DeviceEvent: {"kind": EventKin
 _TUPLES = {"aliases", "fields"}
 
 
+def delivery_key(envelope_id: str) -> str:
+    """Return the key a forwarded delivery is recorded under, by whichever hub records it."""
+    return f"forward:{envelope_id}"
+
+
 def forward_topic(shard: str) -> str:
     """Return the topic a shard's pipeline takes forwarded messages from."""
     return FORWARD_ROOT + shard
@@ -160,7 +165,7 @@ class Forwarder:
         for message in messages:
             groups.setdefault(self.owner_of(message.device_key), []).append(message)
         deadline = time.monotonic() + max(wait, 0.0)
-        pending: list[tuple[str, list[Message], mqtt.MQTTMessageInfo | None]] = []
+        pending: list[tuple[str, str, list[Message], mqtt.MQTTMessageInfo | None]] = []
         for shard, part in groups.items():
             envelope = Envelope(id=uuid.uuid4().hex, hub_id=self.hub_id, transport=transport, source=source,
                                 topic=topic, received_at=time.time(), messages=part)
@@ -168,10 +173,10 @@ class Forwarder:
             if self.connected.is_set():
                 info = self.client.publish(forward_topic(shard), encode(envelope), qos=1)
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                    info = None
-            pending.append((shard, part, info))
+                    info = None  # paho keeps it and sends it on reconnect: the shared key records it once
+            pending.append((shard, envelope.id, part, info))
         ok = True
-        for shard, part, info in pending:
+        for shard, envelope_id, part, info in pending:
             if info is not None and (not wait or self._published(info, deadline)):
                 metrics.FORWARDED.labels(shard).inc()
                 continue
@@ -179,7 +184,8 @@ class Forwarder:
             metrics.FORWARD_FALLBACKS.inc()
             log.warning("forwarding %d messages from %s to shard %s failed; this hub handles them",
                         len(part), source, shard)
-            ok = self.local(transport, source, topic, part, payload=payload, wait=wait) and ok
+            ok = self.local(transport, source, topic, part, payload=payload, wait=wait,
+                            delivery_key=delivery_key(envelope_id)) and ok
         return ok
 
     @staticmethod

@@ -129,8 +129,8 @@ class IngestRouter:
             ack()
             return
         delivery.ack = ack
-        delivery.redelivery = dup
-        delivery.delivery_key = f"forward:{envelope.id}"
+        delivery.redelivery = True  # the sending hub may have recorded it itself when the broker was slow
+        delivery.delivery_key = forward.delivery_key(envelope.id)
         self.alarm_lane.put(delivery)
 
     def undecoded(self, topic: str, payload: bytes) -> None:
@@ -178,10 +178,15 @@ class IngestRouter:
         ]
 
     def receive_decoded(self, transport: str, source: str, topic: str, messages: list[Message],
-                        *, payload: bytes = b"", wait: float = 0.0) -> bool:
-        """Route already-decoded messages (serial, HTTP); with `wait`, block until alarms are recorded."""
+                        *, payload: bytes = b"", wait: float = 0.0, delivery_key: str | None = None) -> bool:
+        """Route already-decoded messages (serial, HTTP); with `wait`, block until alarms are recorded.
+
+        A `delivery_key` names a delivery that may also arrive another way: it is recorded once.
+        """
         messages = self.promote_buttons(messages)
         delivery = Delivery(transport, source, topic, messages, time.time(), time.monotonic(), payload=payload)
+        if delivery_key is not None:
+            delivery.delivery_key, delivery.redelivery = delivery_key, True
         self._received(transport, source).inc()
         if wait and delivery.alarm_events:
             delivery.recorded = threading.Event()
