@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import pwd
 import shutil
 import subprocess
 import threading
@@ -12,6 +14,12 @@ from pathlib import Path
 from hub.ports import free_port, wait_for_port
 
 log = logging.getLogger(__name__)
+
+
+def run_as() -> str:
+    """Return the user Mosquitto should run as: ours. Started as root it would drop to `mosquitto`, which
+    cannot write its persistence file in our directory, and a restart would then lose every session."""
+    return pwd.getpwuid(os.getuid()).pw_name
 
 
 class EmbeddedBroker:
@@ -52,7 +60,7 @@ class EmbeddedBroker:
         conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
             f"persistence_location {workdir}/\nmax_queued_messages 100000\nlog_dest none\n"
-            "set_tcp_nodelay true\n"
+            f"set_tcp_nodelay true\nuser {run_as()}\n"
         )
         self._proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from hub.embedded_broker import run_as
 from hub.ports import free_port, wait_for_port
 
 
@@ -71,7 +72,7 @@ def start_mosquitto(workdir: Path) -> Server:
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
         f"persistence_location {workdir}/\nmax_queued_messages 1000000\nmax_inflight_messages 100\n"
-        "set_tcp_nodelay true\nlog_dest stderr\nlog_type error\nlog_type warning\n"
+        f"set_tcp_nodelay true\nuser {run_as()}\nlog_dest stderr\nlog_type error\nlog_type warning\n"
     )
     argv = [require("mosquitto"), "-c", str(conf)]
     server = Server(_spawn(argv, workdir), port, workdir, argv=argv)

@@ -52,7 +52,6 @@ class Presses:
         self.client.loop_start()
         self.sent: list[mqtt.MQTTMessageInfo] = []
         self._stop = threading.Event()
-        self.paused = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> None:
@@ -62,10 +61,6 @@ class Presses:
     def _run(self) -> None:
         seq, next_at = 0, time.monotonic()
         while not self._stop.is_set():
-            if self.paused.is_set():
-                self._stop.wait(0.05)
-                next_at = time.monotonic()
-                continue
             site = SITES[seq % len(SITES)]
             # QoS 1 and a session kept by the broker: a press made while the broker restarts is sent after it.
             self.sent.append(self.client.publish(f"zigbee2mqtt/{site}/room101/sos",
@@ -229,18 +224,11 @@ def test_a_rolling_restart_and_a_broker_restart_lose_and_duplicate_nothing(pg_ur
             wait_for(lambda: _balanced(hubs[0] if hub is not hubs[0] else hubs[1]), 30,  # noqa: B023
                      "the cluster settled again")
             steps.append((hub.env["CAREHUB_HUB_ID"], time.monotonic() - began))
-        # The broker restarts with the presses held back: Mosquitto 2.0 keeps persistent sessions over a
-        # restart, but queues nothing for one until its client is back (docs/cluster.md, failure table).
         began = time.monotonic()
-        presses.paused.set()
-        wait_for(lambda: {info.mid for info in presses.sent} <= presses.acked, 10, "presses so far acknowledged")
-        before = len(presses.sent)
-        wait_for(lambda: recorded()[0] >= before, 20, f"the {before} presses of the rolling restart recorded")
-        broker.restart()
+        broker.restart()  # under the same load: the broker keeps the sessions and what it queued for them
         wait_for(lambda: all(h.api.get("/healthz").json()["mqtt_connected"] for h in hubs), 40,
                  "every hub reconnected to the broker")
         steps.append(("broker", time.monotonic() - began))
-        presses.paused.clear()
         time.sleep(3.0)
         total = presses.stop()
 

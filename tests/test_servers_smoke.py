@@ -17,6 +17,23 @@ def test_mosquitto_round_trip(mosquitto):
     assert out.strip() == "hello"
 
 
+def test_mosquitto_keeps_what_it_queued_for_an_offline_session_across_a_restart(tmp_path):
+    from tests import servers
+
+    broker = servers.start_mosquitto(tmp_path / "broker")
+    sub = ["mosquitto_sub", "-p", str(broker.port), "-i", "kept-session", "-c", "-q", "1", "-t", "kept/#"]
+    try:
+        subprocess.run([*sub, "-W", "1"], capture_output=True)  # creates the persistent session, then leaves
+        for n in range(3):
+            subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-q", "1", "-t", "kept/x", "-m", str(n)],
+                           check=True)
+        broker.restart()  # it must be able to write its persistence file (run as our user, not `mosquitto`)
+        out = subprocess.run([*sub, "-C", "3", "-W", "10"], capture_output=True, text=True).stdout
+        assert out.split() == ["0", "1", "2"]
+    finally:
+        broker.stop()
+
+
 def test_influxdb1_write_query(influxdb1):
     httpx.post(f"{influxdb1.url}/query", params={"q": "CREATE DATABASE smoke"}).raise_for_status()
     r = httpx.post(f"{influxdb1.url}/write", params={"db": "smoke"}, content=b"m,d=a v=1i 1000000000")

@@ -142,8 +142,7 @@ class _Connection:
     def _configure(self, username: str, password: str) -> None:
         if username:
             self.client.username_pw_set(username, password or None)
-        # Back within a quarter second of the broker: a restarted Mosquitto (2.0) queues nothing for a
-        # persistent session until its client reconnects, so every moment away can lose an alarm there.
+        # Back within a quarter second of the broker: the alarms it keeps for us meanwhile wait, not lost.
         self.client.reconnect_delay_set(min_delay=0.25, max_delay=5)
 
     def start(self) -> None:
