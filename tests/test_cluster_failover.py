@@ -41,12 +41,13 @@ def _clustered(health: dict) -> bool:
 
 
 def _start_cluster(mosquitto, pg_url, tmp_path, n: int, shards: dict[str, list[str]] | None = None,
-                   devices: str = DEVICES_CSV) -> list[HubProcess]:
-    """Start `n` clustered hub processes on one database and broker, with `devices` registered first."""
+                   devices: str = DEVICES_CSV, env=lambda _n: {}) -> list[HubProcess]:
+    """Start `n` clustered hub processes on one database and broker, with `devices` registered first;
+    `env(k)` adds settings of hub k."""
     prefix = f"carehub-{uuid.uuid4().hex[:6]}"
     hubs = [HubProcess(tmp_path / f"hub-{n}", mqtt_port=mosquitto.port, client_id=prefix, extra_env={
         "CAREHUB_DATABASE_URL": pg_url, "CAREHUB_CLUSTER_ENABLED": "true", "CAREHUB_HUB_ID": f"hub-{n}",
-        "CAREHUB_CLUSTER_SHARDS": json.dumps(shards or SHARDS), "CAREHUB_MQTT_CATCH_ALL": "false"})
+        "CAREHUB_CLUSTER_SHARDS": json.dumps(shards or SHARDS), "CAREHUB_MQTT_CATCH_ALL": "false", **env(n)})
         for n in range(1, n + 1)]
     hubs[0].import_devices(devices)
     key = hubs[0].create_api_key("tests-admin")
@@ -202,6 +203,47 @@ def test_a_push_reaching_any_hub_is_recorded_once_by_the_shard_that_owns_the_dev
                         "-m", '{"v": 1, "id": "x"}'], check=True)
         wait_for(lambda: 'reason="bad_forward"' in holder.api.get("/metrics").text, 5, "bad forward counted")
         assert holder.api.get("/healthz").json()["cluster"]["in_touch"]
+    finally:
+        engine.dispose()
+        for hub in hubs:
+            hub.stop()
+
+
+def test_dc09_frames_reaching_either_hub_are_recorded_once_by_the_shard_owning_the_panel(mosquitto, pg_url,
+                                                                                         tmp_path):
+    from device_drivers import sia_dc09
+    from tests.servers import free_port
+    from tests.test_e2e_dc09 import Transmitter
+
+    panel = ["Site A,A,103,Wang Fang,sos_button,Generic,Pendant,,,,,4321,007,,3600,Pendant A103",
+             "Site A,A,103,Wang Fang,smoke_detector,Generic,Smoke,,,,,4321,003,,3600,Smoke A103"]
+    hubs = _start_cluster(mosquitto, pg_url, tmp_path, 2, devices=DEVICES_CSV + "\n".join(panel) + "\n",
+                          env=lambda _n: {"CAREHUB_DC09_HOST": "127.0.0.1", "CAREHUB_DC09_PORT": str(free_port())})
+    engine = create_engine(pg_url)
+    try:
+        wait_for(lambda: _balanced(hubs[0], 2), 30, "shards balanced over two hubs")
+        site_id = next(d["site_id"] for d in hubs[0].api.get("/api/devices").json() if d["name"] == "Pendant A103")
+        shard = owner(f"site:{site_id}", sorted(SHARDS))
+        frames = [sia_dc09.build_frame("ADM-CID", "0001", "4321", "1101 01 007", timestamp=time.time()),
+                  sia_dc09.build_frame("SIA-DCS", "0002", "4321", "Nri1/FA03", timestamp=time.time())]
+        for hub, frame in zip(hubs, frames, strict=True):  # one transmitter path to each hub
+            tx = Transmitter(hub)
+            try:
+                assert tx.send(frame).startswith(b'"ACK"'), "not acknowledged"
+            finally:
+                tx.close()
+
+        def rows():
+            with engine.connect() as conn:
+                return conn.execute(text("SELECT kind, shard FROM device_events WHERE device_key LIKE 'cid:4321:%'"
+                                         " ORDER BY id")).all()
+
+        wait_for(lambda: len(rows()) >= 2, 10, "both frames recorded")
+        time.sleep(1.0)
+        assert [tuple(r) for r in rows()] == [("sos", shard), ("smoke", shard)]
+        alerts = {a["type"] for a in hubs[0].api.get("/api/alerts").json()
+                  if (a["device_key"] or "").startswith("cid:4321:")}
+        assert alerts == {"sos", "fire_suspected"}
     finally:
         engine.dispose()
         for hub in hubs:
