@@ -14,7 +14,7 @@ from hub import metrics
 from hub.cluster.fence import Fence, LeaseLost
 from hub.devices.directory import DeviceDirectory
 from hub.events.models import DeviceEventRecord
-from hub.ingest.lanes import AlarmLane, Delivery
+from hub.ingest.lanes import ALARM_PRIORITY, AlarmLane, Delivery
 from hub.ingest.processor import Processor, event_record
 
 log = logging.getLogger(__name__)
@@ -62,13 +62,17 @@ class AlarmRecorder:
                 except LeaseLost:
                     log.error("shard %s lost: %d alarm deliveries left unacknowledged for its next holder",
                               self.shard, len(batch))
+                    ALARM_PRIORITY.end(len(batch) + len(self.lane))
                     return
                 except Exception:
                     # The database is the only durable place: keep the batch, un-acked, and retry.
                     log.exception("recording %d alarm deliveries failed; retrying", len(batch))
                     time.sleep(0.5)
             for delivery in batch:
-                self._after_record(delivery, ids.get(id(delivery), []))
+                try:
+                    self._after_record(delivery, ids.get(id(delivery), []))
+                finally:
+                    ALARM_PRIORITY.end()
 
     def record(self, batch: list[Delivery]) -> dict[int, list[int]]:
         """Write every alarm event of `batch` in one transaction, skipping broker redeliveries.
