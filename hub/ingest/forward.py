@@ -139,7 +139,7 @@ class Forwarder:
                                   clean_session=True)
         if username:
             self.client.username_pw_set(username, password or None)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.reconnect_delay_set(min_delay=0.25, max_delay=5)
         self.client.on_connect = lambda *_args: self.connected.set()
         self.client.on_disconnect = lambda *_args: self.connected.clear()
 
@@ -164,7 +164,9 @@ class Forwarder:
         groups: dict[str, list[Message]] = {}
         for message in messages:
             groups.setdefault(self.owner_of(message.device_key), []).append(message)
-        deadline = time.monotonic() + max(wait, 0.0)
+        # Half the wait for the broker's PUBACK: the other half is left for recording here if it does not come,
+        # so the device still gets its answer within the time it waits for one.
+        deadline = time.monotonic() + max(wait, 0.0) / 2
         pending: list[tuple[str, str, list[Message], mqtt.MQTTMessageInfo | None]] = []
         for shard, part in groups.items():
             envelope = Envelope(id=uuid.uuid4().hex, hub_id=self.hub_id, transport=transport, source=source,
@@ -184,7 +186,8 @@ class Forwarder:
             metrics.FORWARD_FALLBACKS.inc()
             log.warning("forwarding %d messages from %s to shard %s failed; this hub handles them",
                         len(part), source, shard)
-            ok = self.local(transport, source, topic, part, payload=payload, wait=wait,
+            left = max(wait / 2, deadline + wait / 2 - time.monotonic()) if wait else 0.0
+            ok = self.local(transport, source, topic, part, payload=payload, wait=left,
                             delivery_key=delivery_key(envelope_id)) and ok
         return ok
 
