@@ -12,7 +12,8 @@ alternate `--rounds` times, 3 by default, and the round with the median ratio is
    batching running; sustained rate = deliveries processed / (last processed - first processed);
 3. baseline, paced at half the hub rate: publish-to-decoded latency of the bare subscriber;
 4. hub, paced at half the hub rate, with an SOS (QoS 1) every 100 ms: publish-to-processed latency
-   of telemetry and publish-to-recorded (SQLite commit) latency of the alarms.
+   of telemetry; of the alarms, publish-to-recorded (SQLite commit, PUBACK sent) and publish-to-alert
+   (the detectors have raised or joined its alert, in a transaction of their own).
 
 Latency uses the payload's own `last_seen` (epoch ms, as Zigbee2MQTT sends it), stamped by the
 publisher at send time; the decoder turns it into `Reading.ts` / `DeviceEvent.ts`, so a hub listener
@@ -181,6 +182,14 @@ class Probe:
         self.latencies: list[float] = []
         self.times: list[float] = []
         self.sos_latencies: list[float] = []
+        self.sos_recorded: list[float] = []
+
+    def recorded(self, delivery) -> None:
+        """AlarmRecorder hook: the SOS is committed and acknowledged (before the detectors see it)."""
+        now = time.time()
+        for event in delivery.alarm_events:
+            if event.kind == "sos" and event.device_key == self.sos_key:
+                self.sos_recorded.append(now - event.ts)
 
     def __call__(self, messages, _ref) -> None:
         for message in messages:
@@ -199,7 +208,7 @@ class Probe:
             self.latencies.append(t - message.ts)
             self.times.append(t)
         elif getattr(message, "kind", None) == "sos" and message.device_key == self.sos_key:
-            # Called by the AlarmRecorder after the SQLite commit (and the PUBACK): publish-to-recorded.
+            # Called by the AlarmRecorder after the commit, the PUBACK and the detectors: publish-to-alert.
             self.sos_latencies.append(time.time() - message.ts)
 
 
@@ -272,6 +281,22 @@ def run_publisher(ctx, port: int, root: str, devices: int, count: int, rate: flo
     return proc, recv
 
 
+def disk_probe(path: str, stop, out) -> None:
+    """Own process: append 512 bytes and fsync every 20 ms until `stop`; send each fsync's duration.
+
+    The alarm commit waits for one fsync (`synchronous=FULL`): this is what the disk alone gave it.
+    """
+    durations = []
+    with open(path, "ab") as f:
+        while not stop.wait(0.02):
+            f.write(b"x" * 512)
+            f.flush()
+            t0 = time.perf_counter()
+            os.fsync(f.fileno())
+            durations.append(time.perf_counter() - t0)
+    out.send(durations)
+
+
 def baseline_phase(ctx, port: int, devices: int, count: int, rate: float, sos: bool,
                    servers: dict[str, int]) -> dict:
     """Run the bare subscriber against one published stream; return its report and the publisher's."""
@@ -301,14 +326,23 @@ def hub_phase(ctx, hub, probe: Probe, port: int, devices: int, count: int, rate:
             "lane_dropped": hub.telemetry_lane.dropped, "recorded": hub.recorder.recorded,
             "writer_dropped": hub.telemetry.dropped_total}
     probe.reset()
+    stop_disk, (disk_out, disk_in) = ctx.Event(), ctx.Pipe()
+    disk = ctx.Process(target=disk_probe, args=(str(hub.settings.data_dir / "fsync-probe"), stop_disk, disk_in),
+                       daemon=True)
+    if sos:
+        disk.start()
     pub, pub_report = run_publisher(ctx, port, HUB_ROOT, devices, count, rate, sos)
     pub.join()
-    report = {"publisher": pub_report.recv()}
+    report = {"publisher": pub_report.recv(), "fsync": []}
+    if sos:
+        stop_disk.set()
+        report["fsync"] = disk_out.recv()
+        disk.join()
     # Done when every message was processed, or when neither arrivals nor processing moved for 5 s.
     _wait_stable(lambda: (probe.n, received._value.get()), count, 5.0)
     report.update(
         n=probe.n, first=probe.first, last=probe.last, latencies=probe.latencies, times=probe.times,
-        sos=probe.sos_latencies,
+        sos=probe.sos_latencies, sos_recorded=probe.sos_recorded,
         received=received._value.get() - base["received"],
         processed=hub.processor.processed - base["processed"],
         lane_dropped=hub.telemetry_lane.dropped - base["lane_dropped"],
@@ -377,6 +411,7 @@ def main() -> None:
         hub = Hub(settings)
         probe = Probe(f"z2m:{SOS_NAME}")
         hub.processor.add_listener(probe)
+        hub.recorder.after_commit.append(probe.recorded)
         hub.start()
         if not hub.mqtt.connected.wait(10):
             raise SystemExit("hub did not connect to the broker")
@@ -452,9 +487,13 @@ def report(args, bare, sat, bare_paced, paced, bare_rate, hub_rate, paced_rate, 
     for name, q in (("p50", 0.5), ("p99", 0.99), ("max", 1.0)):
         b, h = pct(bare_paced["latencies"], q), pct(paced["latencies"], q)
         rows.append((f"paced publish-to-event latency {name}, ms", f"{b:.1f}", f"{h:.1f}", f"{h / b:.1f}"))
+    for figure, key in (("recorded", "sos_recorded"), ("alert", "sos")):
+        for name, q in (("p50", 0.5), ("p99", 0.99), ("max", 1.0)):
+            rows.append((f"SOS publish-to-{figure} {name}, ms", "", f"{pct(paced[key], q):.1f}", ""))
     for name, q in (("p50", 0.5), ("p99", 0.99), ("max", 1.0)):
-        rows.append((f"SOS publish-to-recorded {name}, ms", "", f"{pct(paced['sos'], q):.1f}", ""))
-    rows.append(("SOS published / recorded", "", f"{paced['publisher']['sos']} / {len(paced['sos'])}", ""))
+        rows.append((f"disk fsync alone (every 20 ms) {name}, ms", "", f"{pct(paced['fsync'], q):.1f}", ""))
+    rows.append(("SOS published / recorded / alerted", "",
+                 f"{paced['publisher']['sos']} / {len(paced['sos_recorded'])} / {len(paced['sos'])}", ""))
     rows.append(("telemetry lines written (writer)", "", f"{stats['written_total']:,.0f}", ""))
     rows.append(("telemetry dropped / rejected", "",
                  f"{stats['dropped_total']:,.0f} / {stats['rejected_total']:,.0f}", ""))

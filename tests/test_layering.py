@@ -42,7 +42,7 @@ def test_the_scan_sees_imports(tmp_path):
 # The hub's domain packages from the bottom up (README "Layout"): a package may import its own layer's
 # neighbours and anything below, never above. Composition roots wire everything and are not layered.
 LAYERS = [
-    {"db", "config", "ports", "audit", "auth", "deps", "events", "cluster"},
+    {"db", "write_turn", "config", "ports", "audit", "auth", "deps", "events", "cluster"},
     {"devices", "health", "telemetry"},
     {"ingest", "profiles", "detect"},
     {"alerts"},

@@ -6,8 +6,9 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Table, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from hub.audit.models import AuditEntry
@@ -32,19 +33,19 @@ def append(*, db_session: Session, actor: str, action: str, entity: str, entity_
     if db_session.get_bind().dialect.name == "postgresql":
         # Appends from concurrent transactions must not both chain onto the same predecessor.
         db_session.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
-    entry = AuditEntry(at=at, actor=actor, action=action, entity=entity, entity_id=str(entity_id), detail=detail)
+    # Plain statements, not the unit of work: an alarm's alert transaction appends here for every press,
+    # and the ORM path cost 40 % of that transaction's CPU.
+    table = cast(Table, AuditEntry.__table__)
+    values: dict[str, Any] = {"at": at, "actor": actor, "action": action, "entity": entity, "entity_id": str(entity_id),
+              "detail": detail}
     # The insert comes first: on SQLite it takes the database's write lock, so the predecessor read next
     # is the committed last row and no other writer can add one before this transaction ends.
-    db_session.add(entry)
-    db_session.flush()
-    prev = db_session.scalar(select(AuditEntry.hash).where(AuditEntry.id < entry.id)
-                             .order_by(AuditEntry.id.desc()).limit(1))
-    entry.prev_hash = prev or GENESIS
-    entry.hash = _digest(entry.prev_hash, id=entry.id, at=at, actor=actor, action=action, entity=entity,
-                         entity_id=entry.entity_id, detail=detail)
-    db_session.execute(update(AuditEntry).where(AuditEntry.id == entry.id)
-                       .values(prev_hash=entry.prev_hash, hash=entry.hash))
-    return entry
+    entry_id = db_session.scalar(insert(table).values(**values, prev_hash="", hash="").returning(table.c.id))
+    prev = db_session.scalar(select(table.c.hash).where(table.c.id < entry_id)
+                             .order_by(table.c.id.desc()).limit(1)) or GENESIS
+    digest = _digest(prev, id=entry_id, **values)
+    db_session.execute(update(table).where(table.c.id == entry_id).values(prev_hash=prev, hash=digest))
+    return AuditEntry(id=entry_id, **values, prev_hash=prev, hash=digest)
 
 
 @dataclass(frozen=True, slots=True)

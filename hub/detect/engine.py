@@ -53,6 +53,7 @@ from hub.detect.latches import LATCHES_EXPIRED, RELEASED_BY_CLOSE, expiry_table
 from hub.detect.models import DetectionRecord, DetectorSnapshot
 from hub.detect.vitals import VitalsDetector
 from hub.devices.directory import DeviceRef
+from hub.write_turn import mark_alarm_writer
 
 log = logging.getLogger(__name__)
 
@@ -394,6 +395,7 @@ class DetectionEngine:
             self.save_snapshot()
 
     def _run(self) -> None:
+        mark_alarm_writer()  # held falls and fall alerts are written from here
         next_tick = time.monotonic() + self.tick_interval
         while not self._stop.wait(min(self.accel_flush_s, self.tick_interval)):
             try:

@@ -21,6 +21,7 @@ from device_drivers.model import DeviceInfo
 from hub.db import transaction
 from hub.devices import service
 from hub.devices.models import PENDING_PAYLOAD_BYTES, Building, Device, DeviceIdentifier, PendingDevice, Room, Site
+from hub.write_turn import relaxed_sync
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +229,8 @@ class DeviceDirectory:
         )
         params = [{"b_key": k, "b_count": d.count, "b_ts": d.last_seen} for k, d in dirty.items()]
         try:
-            with transaction(self._session_factory) as db_session:
+            # Counts and last-seen times: cheap to lose in a power cut, so no fsync (hub.write_turn).
+            with relaxed_sync(), transaction(self._session_factory) as db_session:
                 db_session.execute(update_counts, params)
                 for key, delta in dirty.items():
                     if delta.info is not None or delta.unmapped:
