@@ -93,21 +93,19 @@ def gated_connection(turn: WriteTurn) -> type[sqlite3.Connection]:
     """Return a `sqlite3.Connection` class whose writes hold `turn` from first write to commit/rollback."""
 
     class Cursor(sqlite3.Cursor):
-        def execute(self, sql: str, parameters: Any = (), /) -> Self:
+        def _gated(self, run: Callable[[str, Any], Self], sql: str, args: Any) -> Self:
             conn: GatedConnection = self.connection  # type: ignore[assignment]
             conn._take(sql)
             try:
-                return super().execute(sql, parameters)
+                return run(sql, args)
             finally:
                 conn._settle()
 
+        def execute(self, sql: str, parameters: Any = (), /) -> Self:
+            return self._gated(super().execute, sql, parameters)
+
         def executemany(self, sql: str, seq_of_parameters: Any, /) -> Self:
-            conn: GatedConnection = self.connection  # type: ignore[assignment]
-            conn._take(sql)
-            try:
-                return super().executemany(sql, seq_of_parameters)
-            finally:
-                conn._settle()
+            return self._gated(super().executemany, sql, seq_of_parameters)
 
     class GatedConnection(sqlite3.Connection):
         _holds = False
